@@ -1,0 +1,20 @@
+"""Errors that carry a one-line message naming the problem and the fix.
+
+The CLI prints these as a single line and exits with status 2; any other exception is a bug.
+"""
+
+
+class SteadyganError(Exception):
+    """Base class for every error caused by the user's input rather than by a bug."""
+
+
+class ConfigError(SteadyganError):
+    """An unknown config key, a value of the wrong type, or an unknown choice."""
+
+
+class DataError(SteadyganError):
+    """Missing, empty, corrupt or unsuitable training data."""
+
+
+class CheckpointError(SteadyganError):
+    """A file that is not a steadygan checkpoint, or one that does not fit the requested use."""
