@@ -1,0 +1,231 @@
+"""The run configuration: typed sections loaded from a YAML recipe, overridden by `section.key=value`.
+
+Every key is validated on load: an unknown key or a value of the wrong type is a `ConfigError` whose
+message lists the valid choices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, get_type_hints
+
+import yaml
+
+from .errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    source: str = "digits"  # a folder, a .zip, MNIST IDX files, or a built-in: digits, ring8, grid25
+    resolution: int = 16  # images are resized (shorter side) and center-cropped to this size
+    channels: int = 0  # 0: as the data gives (1 for digits and MNIST, 3 for image files)
+    labels: str = "auto"  # auto | none | folders | csv
+    split: str = ""  # keep only the labels.csv rows of this split; "" keeps all
+    hflip: bool = False  # random horizontal flips of real images
+    cache_dir: str = ""  # "" uses $STEADYGAN_CACHE or ~/.cache/steadygan
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "dcgan"  # dcgan | sngan_cnn | sngan_resnet | mlp
+    z_dim: int = 100
+    g_width: int = 64  # channel width (hidden units for mlp) of G
+    d_width: int = 64
+    hidden_layers: int = 2  # mlp only
+    conditional: bool = False  # class-conditional G (conditional BN) and projection D
+    spectral_norm: bool = False  # spectral normalization of every D layer
+    g_spectral_norm: bool = False
+    sn_power_iterations: int = 1
+
+
+@dataclass
+class LossConfig:
+    name: str = "ns"  # ns | minimax | hinge | wasserstein | lsgan
+
+
+@dataclass
+class OptimConfig:
+    batch_size: int = 64
+    g_lr: float = 2e-4
+    d_lr: float = 2e-4
+    g_betas: tuple[float, float] = (0.5, 0.999)
+    d_betas: tuple[float, float] = (0.5, 0.999)
+    n_dis: int = 1  # D steps per G step
+    lr_decay: str = "none"  # none | linear (to zero at the last step)
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000  # G updates
+    seed: int = 0
+    ema_decay: float = 0.999  # EMA of G's weights; 0 turns it off
+    ema_start: int = 0  # G step at which the EMA starts averaging (a plain copy before)
+    out_dir: str = "runs/default"
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    log_every: int = 25
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    num_samples: int = 64  # images in each sample grid (fixed latents)
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {
+            f.name: {k: list(v) if isinstance(v, tuple) else v
+                     for k, v in dataclasses.asdict(getattr(self, f.name)).items()}
+            for f in dataclasses.fields(self)
+        }
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]
+
+
+def _coerce(value: Any, expected: Any, key: str) -> Any:
+    """Check `value` against the annotation `expected`; ints are accepted where floats are."""
+    def wrong() -> ConfigError:
+        want = getattr(expected, "__name__", str(expected)).replace("typing.", "")
+        return ConfigError(f"config key '{key}' expects {want}, got {value!r}")
+
+    if expected is bool:
+        if not isinstance(value, bool):
+            raise wrong()
+        return value
+    if expected is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong()
+        return value
+    if expected is float:
+        if isinstance(value, str):  # YAML 1.1 reads 2e-4 (no dot) as text
+            try:
+                return float(value)
+            except ValueError:
+                raise wrong() from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong()
+        return float(value)
+    if expected is str:
+        if not isinstance(value, str):
+            raise wrong()
+        return value
+    if getattr(expected, "__origin__", None) is tuple:
+        parts = expected.__args__
+        if not isinstance(value, (list, tuple)) or len(value) != len(parts):
+            raise ConfigError(f"config key '{key}' expects a list of {len(parts)} numbers, got {value!r}")
+        return tuple(_coerce(v, t, key) for v, t in zip(value, parts))
+    raise TypeError(f"unsupported config type {expected!r}")
+
+
+def _set(config: Config, section: str, key: str, value: Any) -> None:
+    if section not in SECTIONS:
+        raise ConfigError(f"unknown config section '{section}'; valid sections: {', '.join(SECTIONS)}")
+    target = getattr(config, section)
+    hints = get_type_hints(type(target))
+    if key not in hints:
+        raise ConfigError(
+            f"unknown config key '{section}.{key}'; valid keys in '{section}': {', '.join(hints)}"
+        )
+    setattr(target, key, _coerce(value, hints[key], f"{section}.{key}"))
+
+
+def from_dict(values: dict[str, Any], base: Config | None = None) -> Config:
+    """Apply a nested mapping {section: {key: value}} onto `base` (defaults when None)."""
+    config = base if base is not None else Config()
+    if not isinstance(values, dict):
+        raise ConfigError(f"a config must be a mapping of sections, got {type(values).__name__}")
+    for section, entries in values.items():
+        if not isinstance(entries, dict):
+            raise ConfigError(f"config section '{section}' must be a mapping of key: value")
+        for key, value in entries.items():
+            _set(config, str(section), str(key), value)
+    return config
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """'optim.d_lr=4e-4' -> ('optim', 'd_lr', 0.0004); the value is read as YAML."""
+    name, sep, raw = text.partition("=")
+    section, dot, key = name.strip().partition(".")
+    if not sep or not dot or not key:
+        raise ConfigError(f"override {text!r} is not of the form section.key=value (e.g. optim.d_lr=4e-4)")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return section, key, value
+
+
+def apply_overrides(config: Config, overrides: Iterable[str]) -> Config:
+    for text in overrides:
+        section, key, value = parse_override(text)
+        _set(config, section, key, value)
+    return config
+
+
+def recipe_names() -> list[str]:
+    folder = resources.files("steadygan") / "recipes"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def recipe_path(name_or_path: str) -> Path:
+    """A recipe by built-in name (`sngan`) or as a path to a YAML file."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise ConfigError(f"recipe file '{path}' does not exist")
+        return path
+    candidate = Path(str(resources.files("steadygan") / "recipes" / f"{name_or_path}.yaml"))
+    if not candidate.is_file():
+        raise ConfigError(
+            f"unknown recipe '{name_or_path}'; choose one of: {', '.join(recipe_names())}, or a .yaml path"
+        )
+    return candidate
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"recipe '{path}' is not valid YAML: {str(exc).splitlines()[0]}") from None
+    return values
+
+
+def load_config(recipe: str = "dcgan", overrides: Iterable[str] = ()) -> Config:
+    """The recipe's values over the defaults, then the overrides, each validated."""
+    config = from_dict(load_yaml(recipe_path(recipe)))
+    return apply_overrides(config, overrides)
+
+
+FIXED_CHOICES = {
+    ("data", "labels"): ("auto", "none", "folders", "csv"),
+    ("optim", "lr_decay"): ("none", "linear"),
+}
+
+
+def validate(config: Config) -> Config:
+    """Check the values that must name a registered unit or a fixed choice, before any work starts."""
+    from .losses import LOSSES
+    from .models import ARCHITECTURES
+
+    LOSSES.get(config.loss.name)
+    ARCHITECTURES.get(config.model.arch)
+    for (section, key), choices in FIXED_CHOICES.items():
+        value = getattr(getattr(config, section), key)
+        if value not in choices:
+            raise ConfigError(f"config key '{section}.{key}' is {value!r}; choose one of: {', '.join(choices)}")
+    positive = [("optim", "batch_size"), ("optim", "n_dis"), ("train", "steps"), ("data", "resolution")]
+    for section, key in positive:
+        if getattr(getattr(config, section), key) <= 0:
+            raise ConfigError(f"config key '{section}.{key}' must be positive")
+    return config

@@ -1,0 +1,145 @@
+"""Using a trained generator: load it from a checkpoint, sample, interpolate, describe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import Config, from_dict
+from .errors import CheckpointError
+from .images import make_grid, save_gif, save_image
+from .models import build_models
+from .sampling import generate, sample_latents, walk
+from .train.checkpoint import load_checkpoint, unflatten
+
+
+@dataclass
+class LoadedGenerator:
+    """A generator restored from a checkpoint, with what is needed to draw from it."""
+
+    generator: nn.Module
+    config: Config
+    step: int
+    data: dict[str, Any]  # kind, shape, num_classes, class_names, name
+    path: Path
+
+    @property
+    def num_classes(self) -> int:
+        return self.data["num_classes"] if self.config.model.conditional else 0
+
+    def class_index(self, label: str | int | None) -> int | None:
+        """A class by its name in the data (`cat`, or `77` in a labels.csv) or by its 0-based index."""
+        if label is None:
+            return None
+        if not self.num_classes:
+            raise CheckpointError(
+                f"'{self.path}' holds an unconditional model; a class needs one trained with model.conditional=true"
+            )
+        names = [str(n) for n in self.data["class_names"]]
+        if str(label) in names:
+            return names.index(str(label))
+        if str(label).isdigit() and int(label) < self.num_classes:
+            return int(label)
+        shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+        raise CheckpointError(f"unknown class {label!r}; this model's classes are: {shown}")
+
+    def labels(self, n: int, class_index: int | None, rng: torch.Generator) -> torch.Tensor | None:
+        if not self.num_classes:
+            return None
+        if class_index is not None:
+            return torch.full((n,), class_index, dtype=torch.long)
+        return torch.randint(self.num_classes, (n,), generator=rng)
+
+    def sample(self, n: int, *, seed: int = 0, class_label: str | int | None = None,
+               truncation: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`n` outputs (in [-1, 1] for images) and the class labels they were drawn for."""
+        rng = torch.Generator().manual_seed(seed)
+        z = sample_latents(n, self.generator.z_dim, rng, truncation)
+        labels = self.labels(n, self.class_index(class_label), rng)
+        return generate(self.generator, z, labels), labels
+
+    def render(self, samples: torch.Tensor, nrow: int | None = None) -> np.ndarray:
+        """A picture of samples: an image grid, or a scatter plot over the real centres for 2-D data."""
+        if self.data["kind"] == "points":
+            from .data import build_dataset
+
+            return build_dataset(self.config.data, progress=False).render(samples, nrow)
+        return make_grid(samples, nrow)
+
+
+def load_generator(checkpoint: str | Path, *, ema: bool = True, device: str = "cpu") -> LoadedGenerator:
+    """G (by default the EMA copy) from a checkpoint file or run folder, in eval mode."""
+    tensors, meta, path = load_checkpoint(checkpoint)
+    config = from_dict(meta["config"])
+    data = meta["data"]
+    generator, _ = build_models(config.model, resolution=config.data.resolution, channels=data["shape"][0],
+                                num_classes=data["num_classes"])
+    try:
+        generator.load_state_dict(unflatten("G_ema" if ema else "G", tensors))
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint '{path}' does not fit its own config ({str(exc).splitlines()[0]})") from None
+    return LoadedGenerator(generator.to(device).eval(), config, int(meta["step"]), data, path)
+
+
+def sample(checkpoint: str | Path, n: int = 64, *, out: str | Path = "samples.png", separate: bool = False,
+           seed: int = 0, class_label: str | int | None = None, truncation: float | None = None,
+           nrow: int | None = None, ema: bool = True) -> list[Path]:
+    """A grid PNG at `out`, or with `separate` one PNG per sample in the folder `out`."""
+    loaded = load_generator(checkpoint, ema=ema)
+    images, _ = loaded.sample(n, seed=seed, class_label=class_label, truncation=truncation)
+    out = Path(out)
+    if not separate:
+        return [save_image(loaded.render(images, nrow), out)]
+    if loaded.data["kind"] == "points":
+        raise CheckpointError("separate images need an image model; this checkpoint generates 2-D points")
+    return [save_image(make_grid(image[None], padding=0), out / f"{seed:04d}-{i:05d}.png")
+            for i, image in enumerate(images)]
+
+
+def interpolate(checkpoint: str | Path, *, out: str | Path = "interpolation", rows: int = 8, steps: int = 10,
+                keys: int = 4, mode: str = "slerp", seed: int = 0, class_label: str | int | None = None,
+                truncation: float | None = None, frame_ms: int = 80, ema: bool = True) -> tuple[Path, Path]:
+    """Latent walks: `out`.png has one row per walk between two latents (`steps` columns);
+    `out`.gif loops through `keys` latents per walk, every frame a grid of the `rows` walks."""
+    loaded = load_generator(checkpoint, ema=ema)
+    if loaded.data["kind"] == "points":
+        raise CheckpointError("interpolation needs an image model; this checkpoint generates 2-D points")
+    rng = torch.Generator().manual_seed(seed)
+    z_dim = loaded.generator.z_dim
+    labels = loaded.labels(rows, loaded.class_index(class_label), rng)
+
+    def run(path_latents: torch.Tensor) -> torch.Tensor:  # (rows, frames, z) -> (rows, frames, C, H, W)
+        frames = path_latents.shape[1]
+        flat_labels = None if labels is None else labels.repeat_interleave(frames)
+        images = generate(loaded.generator, path_latents.flatten(0, 1), flat_labels)
+        return images.unflatten(0, (rows, frames))
+
+    pairs = run(torch.stack([walk(sample_latents(2, z_dim, rng, truncation), steps, mode) for _ in range(rows)]))
+    grid_path = save_image(make_grid(pairs.flatten(0, 1), nrow=steps), Path(f"{out}.png"))
+    loops = run(torch.stack([walk(sample_latents(keys, z_dim, rng, truncation), steps, mode, closed=True)
+                             for _ in range(rows)]))
+    frames = [make_grid(loops[:, f]) for f in range(loops.shape[1])]
+    gif_path = save_gif(frames, Path(f"{out}.gif"), frame_ms)
+    return grid_path, gif_path
+
+
+def info(checkpoint: str | Path) -> dict[str, Any]:
+    """What a checkpoint holds: step, data, model size and the full config."""
+    _, meta, path = load_checkpoint(checkpoint)
+    config = from_dict(meta["config"])
+    data = meta["data"]
+    models = build_models(config.model, resolution=config.data.resolution, channels=data["shape"][0],
+                          num_classes=data["num_classes"])
+    return {
+        "path": str(path),
+        "step": meta["step"],
+        "data": data,
+        "parameters": {name: sum(p.numel() for p in model.parameters()) for name, model in zip("GD", models)},
+        "size_mb": round(path.stat().st_size / 2**20, 2),
+        "config": meta["config"],
+    }

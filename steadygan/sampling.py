@@ -1,0 +1,71 @@
+"""Latents, truncation and latent-space walks for sampling and interpolation."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .registry import Registry
+
+INTERPOLATIONS: Registry[Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = Registry(
+    "interpolation"
+)
+
+
+def sample_latents(n: int, z_dim: int, generator: torch.Generator | None = None,
+                   truncation: float | None = None) -> torch.Tensor:
+    """N(0, I) latents; with `truncation`, entries beyond +-truncation are redrawn (Brock et al. 2019)."""
+    z = torch.randn(n, z_dim, generator=generator)
+    if truncation is not None:
+        if truncation <= 0:
+            raise ValueError(f"truncation must be positive, got {truncation}")
+        outside = z.abs() > truncation
+        while outside.any():
+            z[outside] = torch.randn(int(outside.sum()), generator=generator)
+            outside = z.abs() > truncation
+    return z
+
+
+@INTERPOLATIONS.register("linear")
+def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    return a + (b - a) * t
+
+
+@INTERPOLATIONS.register("slerp")
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation (White 2016): keeps the norm typical of Gaussian latents on the way."""
+    a_unit = a / a.norm(dim=-1, keepdim=True)
+    b_unit = b / b.norm(dim=-1, keepdim=True)
+    omega = torch.acos((a_unit * b_unit).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
+    sin_omega = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / sin_omega
+
+
+def walk(keys: torch.Tensor, steps: int, mode: str = "slerp", closed: bool = False) -> torch.Tensor:
+    """Latents along consecutive pairs of `keys` (K, z_dim), `steps` per segment, ends included once.
+
+    With `closed` the walk returns to the first key, so an animation loops without a jump.
+    """
+    if steps < 2:
+        raise ValueError(f"an interpolation needs at least 2 steps, got {steps}")
+    interpolate = INTERPOLATIONS.get(mode)
+    points = torch.cat([keys, keys[:1]]) if closed else keys
+    t = torch.linspace(0, 1, steps).unsqueeze(-1)
+    segments = [interpolate(a.unsqueeze(0), b.unsqueeze(0), t)[:-1] for a, b in zip(points[:-1], points[1:])]
+    if not closed:
+        segments.append(points[-1:])
+    return torch.cat(segments)
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
+             batch_size: int = 256) -> torch.Tensor:
+    """G's outputs on CPU for latents `z` (and class labels), in batches on G's device."""
+    device = next(generator.parameters()).device
+    outputs = []
+    for start in range(0, len(z), batch_size):
+        y = None if labels is None else labels[start:start + batch_size].to(device)
+        outputs.append(generator(z[start:start + batch_size].to(device), y).cpu())
+    return torch.cat(outputs)

@@ -1,0 +1,84 @@
+"""Training metrics: running means written to a JSONL file and TensorBoard, and a loss plot."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+class MetricsLog:
+    """Accumulates scalars between flushes; each flush writes one JSONL line of their means."""
+
+    def __init__(self, out_dir: Path, tensorboard: bool = True):
+        self.path = out_dir / "metrics.jsonl"
+        self._sums: dict[str, float | torch.Tensor] = defaultdict(float)
+        self._counts: dict[str, int] = defaultdict(int)
+        self._writer = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(str(out_dir / "tensorboard"))
+
+    def add(self, values: dict[str, float | torch.Tensor]) -> None:
+        """Values may be tensors: they are summed on their device and read once per flush."""
+        for name, value in values.items():
+            self._sums[name] += value
+            self._counts[name] += 1
+
+    def flush(self, step: int, extra: dict[str, float] | None = None) -> dict[str, float]:
+        record = {name: float(self._sums[name]) / self._counts[name] for name in self._sums}
+        record.update(extra or {})
+        self._sums.clear()
+        self._counts.clear()
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps({"step": step, **record}) + "\n")
+        if self._writer is not None:
+            for name, value in record.items():
+                self._writer.add_scalar(name, value, step)
+        return record
+
+    def add_image(self, tag: str, image: np.ndarray, step: int) -> None:
+        if self._writer is not None:
+            self._writer.add_image(tag, image, step, dataformats="HWC")
+
+    def truncate_after(self, step: int) -> None:
+        """Drop lines logged after `step`, written by a run that stopped before its next checkpoint."""
+        if self.path.is_file():
+            kept = [line for line in self.path.read_text().splitlines() if json.loads(line)["step"] <= step]
+            self.path.write_text("".join(line + "\n" for line in kept))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+def plot_losses(metrics_path: Path, out_path: Path) -> Path | None:
+    """D and G losses against the G step, from metrics.jsonl, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not metrics_path.is_file():
+        return None
+    records = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    if not records:
+        return None
+    steps = [r["step"] for r in records]
+    figure, axis = plt.subplots(figsize=(7, 4), dpi=100)
+    for name in ("d_loss", "g_loss"):
+        axis.plot(steps, [r.get(name, np.nan) for r in records], label=name)
+    axis.set_xlabel("G step")
+    axis.set_ylabel("loss")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    tmp = out_path.with_name(out_path.name + ".tmp.png")
+    figure.savefig(tmp)
+    plt.close(figure)
+    tmp.replace(out_path)
+    return out_path

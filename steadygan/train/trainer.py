@@ -1,0 +1,295 @@
+"""The training loop: n_dis D steps then one G step, with EMA, logging, samples and checkpoints.
+
+The loop knows phases and schedules, never technique names: the networks come from the model
+registry, the objective from the loss registry, and the data from the data package.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+from tqdm.auto import tqdm
+
+from ..config import Config, apply_overrides, from_dict, validate
+from ..data import BatchStream, build_dataset
+from ..errors import CheckpointError, ConfigError
+from ..images import save_image
+from ..losses import build_loss
+from ..models import build_models
+from ..sampling import generate, sample_latents
+from .checkpoint import (LAST, flatten_module, flatten_optimizer, load_checkpoint, restore_optimizer,
+                         save_checkpoint, unflatten)
+from .ema import EMA
+from .metrics_log import MetricsLog, plot_losses
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={name} but no CUDA device is available; use train.device=cpu")
+    return torch.device(name)
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    checkpoint: Path
+    step: int
+    completed: bool  # False when stopped early by a signal or request_stop()
+
+
+class Trainer:
+    """Builds data, models, loss and optimizers from a Config and runs (or resumes) training."""
+
+    def __init__(self, config: Config, *, progress: bool = True, tensorboard: bool = True,
+                 callbacks: list[Callable[["Trainer"], None]] | None = None):
+        self.config = validate(config)
+        self.progress = progress
+        self.callbacks = list(callbacks or [])
+        self.out_dir = Path(config.train.out_dir)
+        self.device = resolve_device(config.train.device)
+        self.step = 0
+        self._stop_requested = False
+
+        torch.manual_seed(config.train.seed)
+        self.dataset = build_dataset(config.data, progress=progress)
+        self.num_classes = self.dataset.num_classes if config.model.conditional else 0
+        self.G, self.D = build_models(config.model, resolution=config.data.resolution,
+                                      channels=self.dataset.shape()[0], num_classes=self.dataset.num_classes)
+        self.G.to(self.device)
+        self.D.to(self.device)
+        self.ema = EMA(self.G, config.train.ema_decay, config.train.ema_start)
+        self.loss = build_loss(config.loss.name)
+        optim = config.optim
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=optim.g_lr, betas=optim.g_betas)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=optim.d_lr, betas=optim.d_betas)
+        self.stream = BatchStream(self.dataset, optim.batch_size, seed=config.train.seed, hflip=config.data.hflip)
+        self.latent_rng = torch.Generator().manual_seed(config.train.seed)
+        self.fixed_z, self.fixed_labels = self._fixed_latents()
+        self.metrics = MetricsLog(self.out_dir, tensorboard=tensorboard)
+        self._postfix = ""
+        self._last_log = (time.perf_counter(), 0)
+
+    # ----------------------------------------------------------------------------------------------
+    # construction from recipes and checkpoints
+
+    @classmethod
+    def resume(cls, checkpoint: str | Path, overrides: list[str] | tuple[str, ...] = (), **kwargs) -> "Trainer":
+        """A trainer in the exact state a checkpoint recorded; overrides apply to its stored config."""
+        tensors, meta, path = load_checkpoint(checkpoint)
+        config = from_dict(meta["config"])
+        config.train.out_dir = str(path.parent.parent)  # the run folder, wherever it has moved
+        apply_overrides(config, overrides)
+        trainer = cls(config, **kwargs)
+        trainer.load_state(tensors, meta, path)
+        return trainer
+
+    def _fixed_latents(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The same latents for every sample grid, so that grids of a run can be compared."""
+        rng = torch.Generator().manual_seed(self.config.train.seed + 1)
+        n = self.config.train.num_samples
+        z = sample_latents(n, self.G.z_dim, rng)
+        labels = torch.arange(n) % self.num_classes if self.num_classes else None
+        return z, labels
+
+    # ----------------------------------------------------------------------------------------------
+    # the phases of one step
+
+    def _draw_latents(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        z = sample_latents(n, self.G.z_dim, self.latent_rng).to(self.device)
+        if not self.num_classes:
+            return z, None
+        return z, torch.randint(self.num_classes, (n,), generator=self.latent_rng).to(self.device)
+
+    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        real, labels = self.stream.next()
+        labels = labels.to(self.device) if self.num_classes else None
+        return real.to(self.device, non_blocking=True), labels
+
+    def discriminator_step(self) -> None:
+        real, real_labels = self._real_batch()
+        z, fake_labels = self._draw_latents(len(real))
+        with torch.no_grad():
+            fake = self.G(z, fake_labels)
+        real_out = self.D(real, real_labels)
+        fake_out = self.D(fake, fake_labels)
+        loss = self.loss.d_loss(real_out, fake_out)
+        self.opt_D.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_D.step()
+        self.metrics.add({"d_loss": loss.detach(), "d_real": real_out.detach().mean(),
+                          "d_fake": fake_out.detach().mean()})
+
+    def generator_step(self) -> None:
+        z, labels = self._draw_latents(self.config.optim.batch_size)
+        self.D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
+        loss = self.loss.g_loss(self.D(self.G(z, labels), labels))
+        self.opt_G.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_G.step()
+        self.D.requires_grad_(True)
+        self.metrics.add({"g_loss": loss.detach()})
+
+    def _set_learning_rates(self) -> None:
+        optim = self.config.optim
+        scale = 1.0 - self.step / self.config.train.steps if optim.lr_decay == "linear" else 1.0
+        for optimizer, base in ((self.opt_G, optim.g_lr), (self.opt_D, optim.d_lr)):
+            for group in optimizer.param_groups:
+                group["lr"] = base * scale
+
+    def train_step(self) -> None:
+        """One G update: the schedule's n_dis D steps, the G step, then the EMA."""
+        self._set_learning_rates()
+        self.G.train()
+        self.D.train()
+        for _ in range(self.config.optim.n_dis):
+            self.discriminator_step()
+        self.generator_step()
+        self.step += 1
+        self.ema.update(self.G, self.step)
+
+    # ----------------------------------------------------------------------------------------------
+    # the loop
+
+    def request_stop(self) -> None:
+        """Finish the current step, save a checkpoint and return from fit()."""
+        self._stop_requested = True
+
+    def fit(self) -> TrainResult:
+        cfg = self.config.train
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / "config.yaml").write_text(self.config.to_yaml())
+        periodic = [(cfg.log_every, self._log), (cfg.sample_every, self.save_samples),
+                    (cfg.checkpoint_every, self.save_checkpoint)]
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, unit="step",
+                   dynamic_ncols=True, desc=f"training {self.out_dir.name}")
+        self._last_log = (time.perf_counter(), self.step)
+        try:
+            with self._stop_on_signals():
+                if self.step == 0:
+                    self.save_samples()
+                while self.step < cfg.steps and not self._stop_requested:
+                    self.train_step()
+                    bar.update(1)
+                    for every, action in periodic:
+                        if every > 0 and self.step % every == 0:
+                            action()
+                    if self.step % max(cfg.log_every, 1) == 0:
+                        bar.set_postfix_str(self._postfix, refresh=False)
+                    for callback in self.callbacks:
+                        callback(self)
+        finally:
+            bar.close()
+        checkpoint = self.save_checkpoint()
+        if self.step % max(cfg.sample_every, 1):
+            self.save_samples()
+        self.metrics.close()
+        return TrainResult(self.out_dir, checkpoint, self.step, completed=self.step >= cfg.steps)
+
+    @contextmanager
+    def _stop_on_signals(self) -> Iterator[None]:
+        """Ctrl-C or SIGTERM: finish the step, save, exit cleanly. A second Ctrl-C aborts at once."""
+        def handle(signum: int, frame: object) -> None:
+            if self._stop_requested and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self._stop_requested = True
+            tqdm.write(f"{signal.Signals(signum).name}: stopping after this step and saving a checkpoint "
+                       "(Ctrl-C again aborts without saving)")
+
+        try:
+            previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        except ValueError:  # not the main thread, where signals cannot be caught
+            previous = {}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _log(self) -> None:
+        now = time.perf_counter()
+        started, first_step = self._last_log
+        self._last_log = (now, self.step)
+        extra = {"lr_g": self.opt_G.param_groups[0]["lr"], "lr_d": self.opt_D.param_groups[0]["lr"]}
+        if self.step > first_step:
+            extra["seconds_per_step"] = (now - started) / (self.step - first_step)
+        record = self.metrics.flush(self.step, extra)
+        self._postfix = f"d_loss={record.get('d_loss', math.nan):.3f} g_loss={record.get('g_loss', math.nan):.3f}"
+
+    # ----------------------------------------------------------------------------------------------
+    # outputs
+
+    def save_samples(self) -> Path:
+        images = generate(self.ema.model, self.fixed_z, self.fixed_labels)
+        nrow = self.num_classes if 0 < self.num_classes <= 16 else None
+        grid = self.dataset.render(images, nrow=nrow)
+        path = save_image(grid, self.out_dir / "samples" / f"step-{self.step:06d}.png")
+        self.metrics.add_image("samples", grid, self.step)
+        return path
+
+    def state_tensors_and_meta(self) -> tuple[dict[str, torch.Tensor], dict]:
+        tensors = {**flatten_module("G", self.G), **flatten_module("D", self.D),
+                   **flatten_module("G_ema", self.ema.model),
+                   "rng.latents": self.latent_rng.get_state(), "rng.torch": torch.get_rng_state()}
+        optimizers = {}
+        for name, optimizer in (("opt_G", self.opt_G), ("opt_D", self.opt_D)):
+            flat, optimizers[name] = flatten_optimizer(name, optimizer)
+            tensors.update(flat)
+        if self.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        meta = {
+            "step": self.step,
+            "config": self.config.to_dict(),
+            "stream": self.stream.state_dict(),
+            "optimizers": optimizers,
+            "data": {"kind": self.dataset.kind, "shape": list(self.dataset.shape()),
+                     "num_classes": self.dataset.num_classes, "class_names": list(self.dataset.class_names),
+                     "name": self.dataset.name},
+        }
+        return tensors, meta
+
+    def save_checkpoint(self) -> Path:
+        tensors, meta = self.state_tensors_and_meta()
+        path = save_checkpoint(self.out_dir / "checkpoints" / LAST, tensors, meta)
+        plot_losses(self.metrics.path, self.out_dir / "loss.png")
+        return path
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict, path: Path) -> None:
+        try:
+            self.G.load_state_dict(unflatten("G", tensors))
+            self.D.load_state_dict(unflatten("D", tensors))
+            self.ema.model.load_state_dict(unflatten("G_ema", tensors))
+            restore_optimizer("opt_G", self.opt_G, tensors, meta["optimizers"]["opt_G"])
+            restore_optimizer("opt_D", self.opt_D, tensors, meta["optimizers"]["opt_D"])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise CheckpointError(
+                f"checkpoint '{path}' does not fit the models its config builds "
+                f"({str(exc).splitlines()[0]}); was it written by another steadygan version?"
+            ) from None
+        self.latent_rng.set_state(tensors["rng.latents"])
+        torch.set_rng_state(tensors["rng.torch"])
+        if self.device.type == "cuda" and "rng.cuda" in tensors:
+            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        self.stream.load_state_dict(meta["stream"])
+        self.step = int(meta["step"])
+        self.metrics.truncate_after(self.step)
+
+
+def train(recipe: str = "dcgan", overrides: list[str] | tuple[str, ...] = (), *, resume: str | Path | None = None,
+          progress: bool = True, tensorboard: bool = True) -> TrainResult:
+    """Train a recipe with `section.key=value` overrides, or resume a run folder or checkpoint."""
+    from ..config import load_config
+
+    if resume is not None:
+        trainer = Trainer.resume(resume, overrides, progress=progress, tensorboard=tensorboard)
+    else:
+        trainer = Trainer(load_config(recipe, overrides), progress=progress, tensorboard=tensorboard)
+    return trainer.fit()

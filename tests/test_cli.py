@@ -1,0 +1,125 @@
+"""The command line: a whole run, drawing from its checkpoint, signals, and one-line errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from steadygan import cli
+from steadygan.train import load_checkpoint
+
+TINY = ["data.resolution=16", "model.g_width=8", "model.d_width=8", "model.z_dim=16", "optim.batch_size=8",
+        "optim.n_dis=1", "train.log_every=1", "train.num_samples=10"]
+
+
+@pytest.fixture(scope="module")
+def conditional_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    os.environ.setdefault("STEADYGAN_CACHE", str(out / "cache"))
+    assert cli.main(["train", "--recipe", "sngan-projection", "--steps", "2", "--out", str(out), "--no-progress",
+                     *TINY]) == 0
+    return out
+
+
+def run_cli(capsys, *args):
+    code = cli.main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_sample_grid_and_separate_images(conditional_run, tmp_path, capsys):
+    code, out, _ = run_cli(capsys, "sample", conditional_run, "-n", 12, "--nrow", 6, "--out", tmp_path / "g.png")
+    assert code == 0 and "wrote" in out
+    assert Image.open(tmp_path / "g.png").size == (2 + 6 * 18, 2 + 2 * 18)  # 16 px tiles, 2 px padding
+    code, _, _ = run_cli(capsys, "sample", conditional_run, "-n", 3, "--separate", "--out", tmp_path / "each",
+                         "--truncation", 0.5)
+    files = sorted((tmp_path / "each").iterdir())
+    assert code == 0 and len(files) == 3 and Image.open(files[0]).size == (16, 16)
+
+
+def test_sample_is_reproducible_by_seed_and_class_changes_it(conditional_run, tmp_path, capsys):
+    def draw(name, *extra):
+        run_cli(capsys, "sample", conditional_run, "-n", 4, "--out", tmp_path / name, *extra)
+        return np.asarray(Image.open(tmp_path / name))
+
+    assert np.array_equal(draw("a.png", "--class", 3), draw("b.png", "--class", 3))
+    assert not np.array_equal(draw("a.png", "--class", 3), draw("c.png", "--class", 4))
+
+
+def test_interpolate_writes_grid_and_looping_gif(conditional_run, tmp_path, capsys):
+    code, _, _ = run_cli(capsys, "interpolate", conditional_run, "--rows", 3, "--steps", 5, "--keys", 3,
+                         "--out", tmp_path / "walk", "--class", 2)
+    assert code == 0
+    assert Image.open(tmp_path / "walk.png").size == (2 + 5 * 18, 2 + 3 * 18)
+    gif = Image.open(tmp_path / "walk.gif")
+    assert gif.n_frames == 3 * 4  # 3 keys, 4 new frames per segment, back to the first key
+    assert gif.info["loop"] == 0
+
+
+def test_info_describes_the_checkpoint(conditional_run, capsys):
+    code, out, _ = run_cli(capsys, "info", conditional_run)
+    assert code == 0 and "step        2 of 2" in out and "sngan_resnet (conditional)" in out and "10 classes" in out
+    code, out, _ = run_cli(capsys, "info", conditional_run, "--json")
+    assert json.loads(out)["parameters"]["G"] > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--data", "/no/such/folder"], "data source '/no/such/folder' does not exist"),
+    (["train", "--recipe", "sngna"], "unknown recipe 'sngna'"),
+    (["train", "optim.lrr=1"], "unknown config key 'optim.lrr'; valid keys in 'optim'"),
+    (["train", "loss.name=hinj"], "unknown loss 'hinj'; choose one of"),
+    (["train", "model.arch=stylegan9"], "unknown architecture 'stylegan9'; choose one of"),
+    (["train", "--data", "ring8", "model.conditional=true", "model.arch=mlp"], "model.conditional=true needs labelled data"),
+    (["sample", "/no/such.safetensors"], "checkpoint '/no/such.safetensors' does not exist"),
+    (["train", "--resume", "/no/such/run"], "checkpoint '/no/such/run' does not exist"),
+])
+def test_bad_input_is_one_line_naming_the_problem(capsys, tmp_path, args, message):
+    code, _, err = run_cli(capsys, *args, "--out" if args[0] == "train" else "--seed",
+                           tmp_path if args[0] == "train" else 0)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("steadygan: error: ")
+    assert message in err
+
+
+def test_class_errors(conditional_run, tmp_path, capsys):
+    code, _, err = run_cli(capsys, "sample", conditional_run, "--class", "banana", "--out", tmp_path / "x.png")
+    assert code == 2 and "unknown class 'banana'; this model's classes are: 0, 1, 2" in err
+
+
+def test_wrong_file_as_checkpoint(tmp_path, capsys):
+    fake = tmp_path / "model.safetensors"
+    fake.write_bytes(b"definitely not a checkpoint")
+    code, _, err = run_cli(capsys, "info", fake)
+    assert code == 2 and "is not a steadygan checkpoint" in err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_saves_a_checkpoint_and_resume_continues(tmp_path, signum):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "steadygan.cli", "train", "--recipe", "toy2d", "--out", str(out),
+               "--steps", "100000", "--no-progress", "--no-tensorboard", "train.log_every=5",
+               "optim.batch_size=64"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "STEADYGAN_CACHE": str(tmp_path / "cache")})
+    metrics = out / "metrics.jsonl"
+    deadline = time.time() + 60
+    while not (metrics.exists() and metrics.stat().st_size) and time.time() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "stopped at step" in stdout and f"steadygan train --resume {out}" in stdout
+    _, meta, _ = load_checkpoint(out)
+    stopped = meta["step"]
+    assert 5 <= stopped < 100000
+
+    assert cli.main(["train", "--resume", str(out), "--no-progress", "--no-tensorboard",
+                     f"train.steps={stopped + 3}"]) == 0
+    _, meta, _ = load_checkpoint(out)
+    assert meta["step"] == stopped + 3

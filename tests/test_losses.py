@@ -1,0 +1,62 @@
+"""Each loss against values worked out by hand for D outputs real = [2, -1], fake = [0.5, -3]."""
+
+import math
+
+import pytest
+import torch
+
+from steadygan.errors import ConfigError
+from steadygan.losses import LOSSES, build_loss
+
+REAL = torch.tensor([2.0, -1.0])
+FAKE = torch.tensor([0.5, -3.0])
+
+
+def log_sigmoid(x: float) -> float:
+    return -math.log1p(math.exp(-x))
+
+
+def mean(*values: float) -> float:
+    return sum(values) / len(values)
+
+
+# -log sigmoid(r) for real, -log(1 - sigmoid(f)) = -log sigmoid(-f) for fake.
+BCE_D = mean(-log_sigmoid(2.0), -log_sigmoid(-1.0)) + mean(-log_sigmoid(-0.5), -log_sigmoid(3.0))
+
+EXPECTED = {
+    # name: (d_loss, g_loss)
+    "ns": (BCE_D, mean(-log_sigmoid(0.5), -log_sigmoid(-3.0))),
+    "minimax": (BCE_D, mean(log_sigmoid(-0.5), log_sigmoid(3.0))),
+    # relu(1 - r): [0, 2]; relu(1 + f): [1.5, 0]
+    "hinge": (mean(0.0, 2.0) + mean(1.5, 0.0), -mean(0.5, -3.0)),
+    # mean(fake) - mean(real) = -1.25 - 0.5
+    "wasserstein": (-1.75, 1.25),
+    # 0.5 * mean((r - 1)^2) = 0.5 * mean(1, 4); 0.5 * mean(f^2) = 0.5 * mean(0.25, 9)
+    "lsgan": (0.5 * 2.5 + 0.5 * 4.625, 0.5 * mean(0.25, 16.0)),
+}
+
+
+def test_every_registered_loss_has_a_hand_computed_case():
+    assert set(LOSSES.names()) == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_loss_matches_hand_computed_value(name):
+    loss = build_loss(name)
+    d_expected, g_expected = EXPECTED[name]
+    assert loss.d_loss(REAL, FAKE).item() == pytest.approx(d_expected, rel=1e-6)
+    assert loss.g_loss(FAKE).item() == pytest.approx(g_expected, rel=1e-6)
+
+
+def test_minimax_gradient_vanishes_where_non_saturating_does_not():
+    # D confidently rejects the fake (logit -10): the minimax G gradient is tiny, NS's is about -1.
+    fake = torch.tensor([-10.0], requires_grad=True)
+    (minimax_grad,) = torch.autograd.grad(build_loss("minimax").g_loss(fake), fake)
+    (ns_grad,) = torch.autograd.grad(build_loss("ns").g_loss(fake), fake)
+    assert abs(minimax_grad.item()) < 1e-4
+    assert ns_grad.item() == pytest.approx(-1.0, abs=1e-4)
+
+
+def test_unknown_loss_lists_the_choices():
+    with pytest.raises(ConfigError, match="unknown loss 'hinj'; choose one of: hinge, lsgan, minimax, ns"):
+        build_loss("hinj")
