@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .atomic import atomic_path
+
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """(N, C, H, W) floats in [-1, 1] -> (N, H, W, C) uint8."""
@@ -37,12 +39,9 @@ def to_pil(array: np.ndarray) -> Image.Image:
 
 
 def _atomic_save(image: Image.Image, path: str | os.PathLike, **kwargs) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    image.save(tmp, format=path.suffix.lstrip(".").upper().replace("JPG", "JPEG"), **kwargs)
-    os.replace(tmp, path)
-    return path
+    with atomic_path(path) as tmp:
+        image.save(tmp, format=Path(path).suffix.lstrip(".").upper().replace("JPG", "JPEG"), **kwargs)
+    return Path(path)
 
 
 def save_image(array: np.ndarray, path: str | os.PathLike) -> Path:

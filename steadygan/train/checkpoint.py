@@ -1,8 +1,7 @@
 """Checkpoints: tensors in one safetensors file, everything else as JSON in its header.
 
-Loading parses JSON and raw tensor bytes only, so a checkpoint can never execute code. Writes go
-to a temporary file that is fsynced and then renamed over the target, so a crash leaves either the
-old checkpoint or the new one, never half of one.
+Loading parses JSON and raw tensor bytes only, so a checkpoint can never execute code. Writes are
+atomic (see `steadygan.atomic`): a crash leaves the old checkpoint or the new one, never half of one.
 """
 
 from __future__ import annotations
@@ -17,29 +16,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from ..atomic import write_atomic
 from ..errors import CheckpointError
 
 FORMAT = "steadygan-checkpoint"
 VERSION = 1
 LAST = "last.safetensors"
-
-
-def write_atomic(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def save_checkpoint(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:

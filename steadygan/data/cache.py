@@ -1,0 +1,74 @@
+"""The decoded-image cache: one uint8 .npy file per (source, resolution, channels, labels, split).
+
+Images are decoded once, in parallel threads, into a memory-mapped array, so later epochs and later
+runs read raw bytes instead of decoding JPEGs again. The key includes a fingerprint of the source
+(sizes and modification times), so an edited folder or zip is decoded afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..atomic import atomic_path
+from ..errors import DataError
+from .sources import Listing, decode_entry
+
+CACHE_VERSION = 1
+
+
+def cache_root(configured: str = "") -> Path:
+    return Path(configured or os.environ.get("STEADYGAN_CACHE") or Path.home() / ".cache" / "steadygan").expanduser()
+
+
+def cache_key(listing: Listing, resolution: int, channels: int) -> str:
+    identity = {"version": CACHE_VERSION, "source": listing.fingerprint, "resolution": resolution,
+                "channels": channels, "entries": len(listing.entries),
+                "entries_hash": hashlib.sha1("\n".join(listing.entries).encode()).hexdigest()}
+    return hashlib.sha1(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _decode_all(listing: Listing, target: np.ndarray, resolution: int, channels: int, allow_upscale: bool,
+                progress: bool) -> None:
+    def decode(index: int) -> None:
+        target[index] = decode_entry(listing, index, resolution, channels, allow_upscale)
+
+    workers = min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(workers) as pool, tqdm(total=len(listing.entries), disable=not progress,
+                                                    unit="img", desc=f"decoding {listing.name}") as bar:
+        for _ in pool.map(decode, range(len(listing.entries)), chunksize=64):
+            bar.update(1)
+
+
+def cached_images(listing: Listing, resolution: int, channels: int, *, cache_dir: str = "",
+                  allow_upscale: bool = False, progress: bool = True) -> np.ndarray:
+    """(N, channels, resolution, resolution) uint8, memory-mapped from the cache (decoding on a miss)."""
+    root = cache_root(cache_dir)
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", listing.name)
+    path = root / f"{stem}-{resolution}px-{channels}ch-{cache_key(listing, resolution, channels)}.npy"
+    shape = (len(listing.entries), channels, resolution, resolution)
+    if path.is_file():
+        try:
+            images = np.load(path, mmap_mode="r")
+            if images.shape == shape and images.dtype == np.uint8:
+                return images
+        except (OSError, ValueError):
+            pass  # a damaged cache file is rebuilt below
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            target = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+            _decode_all(listing, target, resolution, channels, allow_upscale, progress)
+            target.flush()
+            del target
+    except PermissionError as exc:
+        raise DataError(f"cannot write the image cache in '{root}' ({exc.strerror}); set data.cache_dir or "
+                        "STEADYGAN_CACHE to a writable folder") from None
+    return np.load(path, mmap_mode="r")

@@ -1,0 +1,309 @@
+"""Where images come from: a folder, a .zip (read in place), MNIST IDX files, or the built-in digits.
+
+A source is listed first (paths, labels, a fingerprint for the cache) and decoded later, so that a
+cached data set costs only a `stat` of its source.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import os
+import threading
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Callable
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import DataError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+LABEL_MODES = ("auto", "none", "folders", "csv")
+BUILTIN_IMAGES = ("digits",)
+
+
+@dataclass
+class Listing:
+    """The images of a source, in a fixed order, with their labels (or none)."""
+
+    name: str
+    fingerprint: str  # changes whenever the source's content may have changed
+    entries: list[str]  # paths inside the source
+    read: Callable[[str], bytes] | None  # entry -> encoded bytes; None for sources decoded whole
+    labels: list[str] | None = None  # one class name per entry
+    decoded: np.ndarray | None = None  # (N, H, W) or (N, H, W, C) uint8 for already-decoded sources
+    native_channels: int = 3
+    class_names: list[str] = field(default_factory=list)
+    origin: str = ""  # prefix that turns an entry into a location a person can find
+
+    def location(self, entry: str) -> str:
+        return f"{self.origin}{entry}"
+
+
+def _is_visible(parts: tuple[str, ...]) -> bool:
+    return not any(p.startswith(".") or p == "__MACOSX" for p in parts)
+
+
+def _image_entries(names: list[str]) -> list[str]:
+    return sorted(n for n in names
+                  if n.lower().endswith(IMAGE_SUFFIXES) and _is_visible(PurePosixPath(n).parts))
+
+
+def _csv_entries(names: list[str]) -> str | None:
+    """The shallowest labels.csv among the source's files."""
+    found = [n for n in names if PurePosixPath(n).name == "labels.csv" and _is_visible(PurePosixPath(n).parts)]
+    return min(found, key=lambda n: (n.count("/"), n)) if found else None
+
+
+# ---------------------------------------------------------------------------------------------------
+# containers
+
+
+class ZipReader:
+    """Reads members of a zip without unpacking it; one open handle per thread for parallel decoding."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._local = threading.local()
+
+    def handle(self) -> zipfile.ZipFile:
+        if not hasattr(self._local, "zip"):
+            self._local.zip = zipfile.ZipFile(self.path)
+        return self._local.zip
+
+    def __call__(self, name: str) -> bytes:
+        return self.handle().read(name)
+
+
+def _list_container(path: Path) -> tuple[list[str], Callable[[str], bytes], str]:
+    """All file names (posix, relative), a reader, and a fingerprint of a folder or a zip."""
+    if path.is_dir():
+        names = []
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if _is_visible((d,)))
+            rel = Path(root).relative_to(path)
+            names += [(rel / f).as_posix() for f in files if _is_visible((f,))]
+        stats = [(n, os.stat(path / n)) for n in names if n.lower().endswith(IMAGE_SUFFIXES + (".csv",))]
+        fingerprint = hashlib.sha1(repr([(n, s.st_size, s.st_mtime_ns) for n, s in sorted(stats)]).encode())
+        return names, lambda name: (path / name).read_bytes(), f"dir:{path.resolve()}:{fingerprint.hexdigest()}"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [i.filename for i in archive.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DataError(f"'{path}' is not a readable zip file ({exc}); re-create it, or unpack it and "
+                        "point data.source at the folder") from None
+    stat = path.stat()
+    return names, ZipReader(path), f"zip:{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# labels
+
+
+def _sorted_classes(names: set[str]) -> list[str]:
+    """Class names in natural order: numerically when all are integers (1, 2, ..., 102)."""
+    if all(n.lstrip("-").isdigit() for n in names):
+        return sorted(names, key=int)
+    return sorted(names)
+
+
+def _read_labels_csv(text: str, where: str, base: str, split: str) -> dict[str, tuple[str, str]]:
+    """{entry: (label, split)} from a labels.csv whose `file` paths are relative to `base`."""
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if not rows or not {"file", "label"} <= set(rows[0]):
+        raise DataError(f"'{where}' needs a header with the columns file,label (and optionally split)")
+    if split and "split" not in rows[0]:
+        raise DataError(f"data.split={split} but '{where}' has no split column; set data.split= (empty)")
+    prefix = f"{base}/" if base else ""
+    return {prefix + r["file"].strip().lstrip("./"): (r["label"].strip(), (r.get("split") or "").strip())
+            for r in rows}
+
+
+def _apply_labels(listing: Listing, names: list[str], read: Callable[[str], bytes], mode: str, split: str,
+                  where: Path) -> None:
+    csv_name = _csv_entries(names) if mode in ("auto", "csv") else None
+    if mode == "csv" and csv_name is None:
+        raise DataError(f"data.labels=csv but there is no labels.csv in '{where}'; add one (file,label) "
+                        "or use data.labels=folders or none")
+    if csv_name is not None:
+        base = str(PurePosixPath(csv_name).parent).strip(".")
+        table = _read_labels_csv(read(csv_name).decode("utf-8-sig"), f"{where}/{csv_name}", base, split)
+        missing = [e for e in listing.entries if e not in table]
+        kept = [e for e in listing.entries if e in table and (not split or table[e][1] == split)]
+        if len(missing) == len(listing.entries):
+            raise DataError(f"no image in '{where}' is listed in its {csv_name}; its file column must hold "
+                            f"paths relative to the csv, like {listing.entries[0][len(base) + 1 if base else 0:]}")
+        listing.entries = kept
+        listing.labels = [table[e][0] for e in kept]
+    else:
+        if split:
+            listing.entries = [e for e in listing.entries if PurePosixPath(e).parts[0] == split]
+        folders = [PurePosixPath(e).parent.name for e in listing.entries]
+        if mode == "folders" or (mode == "auto" and len(set(folders)) >= 2):
+            if mode == "folders" and len(set(folders)) < 2:
+                raise DataError(f"data.labels=folders needs images in at least 2 sub-folders of '{where}' "
+                                "(one per class); use data.labels=none for unlabelled images")
+            listing.labels = folders
+    if split and not listing.entries:
+        raise DataError(f"no images of split '{split}' in '{where}'; check data.split")
+    if listing.labels is not None:
+        listing.class_names = _sorted_classes(set(listing.labels))
+
+
+def list_image_files(path: Path, labels: str, split: str) -> Listing:
+    names, read, fingerprint = _list_container(path)
+    entries = _image_entries(names)
+    if not entries:
+        raise DataError(f"no images ({', '.join(s[1:] for s in IMAGE_SUFFIXES)}) found in '{path}'; "
+                        "point data.source at a folder or .zip of images")
+    origin = f"{path}:" if path.is_file() else f"{path}/"
+    listing = Listing(path.name, fingerprint, entries, read, origin=origin)
+    _apply_labels(listing, names, read, labels, split, path)
+    return listing
+
+
+# ---------------------------------------------------------------------------------------------------
+# MNIST IDX and the built-in digits
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as exc:
+        raise DataError(f"cannot read IDX file '{path}' ({exc}); re-download it") from None
+    if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] != 0x08:
+        raise DataError(f"'{path}' is not an IDX file of unsigned bytes (bad magic number)")
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    body = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(shape)):
+        raise DataError(f"IDX file '{path}' is truncated: header says {shape}, found {body.size} bytes")
+    return body.reshape(shape)
+
+
+def _idx_images_in(path: Path) -> list[Path]:
+    return sorted(p for p in path.iterdir() if "idx3-ubyte" in p.name)
+
+
+def is_idx_source(path: Path) -> bool:
+    return (path.is_file() and "idx3-ubyte" in path.name) or (
+        path.is_dir() and bool(_idx_images_in(path)) and not _image_entries([p.name for p in path.iterdir()]))
+
+
+def list_idx(path: Path, labels: str, split: str) -> Listing:
+    """MNIST-style IDX images (a file, or every images file in a folder) and the labels files beside them."""
+    files = [path] if path.is_file() else _idx_images_in(path)
+    if split:
+        files = [f for f in files if f.name.startswith(split)]  # t10k-..., train-...
+        if not files:
+            raise DataError(f"no IDX images file in '{path}' starts with data.split={split}")
+    images, targets = [], []
+    for file in files:
+        images.append(_read_idx(file))
+        label_file = file.with_name(file.name.replace("idx3-ubyte", "idx1-ubyte").replace("images", "labels"))
+        if labels != "none" and label_file.exists():
+            targets.append(_read_idx(label_file))
+    if labels == "csv" or labels == "folders":
+        raise DataError(f"data.labels={labels} does not apply to IDX files; use auto or none")
+    decoded = np.concatenate(images)
+    listing = Listing(path.name, f"idx:{[(str(f.resolve()), f.stat().st_mtime_ns) for f in files]}",
+                      [str(i) for i in range(len(decoded))], None, decoded=decoded, native_channels=1,
+                      origin=f"{path}#")
+    if targets and len(targets) == len(images):
+        values = np.concatenate(targets)
+        if len(values) != len(decoded):
+            raise DataError(f"the labels beside '{path}' count {len(values)} items for {len(decoded)} images")
+        listing.labels = [str(v) for v in values]
+        listing.class_names = _sorted_classes(set(listing.labels))
+    return listing
+
+
+def list_digits(labels: str) -> Listing:
+    """scikit-learn's 1,797 handwritten digits (8x8, 17 grey levels), shipped with the library."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = np.round(digits.images * (255 / 16)).astype(np.uint8)
+    listing = Listing("digits", "sklearn-digits", [str(i) for i in range(len(images))], None,
+                      decoded=images, native_channels=1, origin="digits#")
+    if labels in ("csv", "folders"):
+        raise DataError(f"data.labels={labels} does not apply to the built-in digits; use auto or none")
+    if labels != "none":
+        listing.labels = [str(t) for t in digits.target]
+        listing.class_names = [str(i) for i in range(10)]
+    return listing
+
+
+def list_source(source: str, labels: str, split: str) -> Listing:
+    if labels not in LABEL_MODES:
+        raise DataError(f"data.labels={labels} is not one of: {', '.join(LABEL_MODES)}")
+    if source == "digits":
+        return list_digits(labels)
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise DataError(f"data source '{source}' does not exist; give a folder, a .zip or MNIST IDX files "
+                        f"of images, or a built-in: digits, ring8, grid25")
+    if is_idx_source(path):
+        return list_idx(path, labels, split)
+    if path.is_file() and not zipfile.is_zipfile(path):
+        if path.suffix.lower() == ".zip":
+            raise DataError(f"'{path}' is not a readable zip file; re-create it, or unpack it and point "
+                            "data.source at the folder")
+        raise DataError(f"data source '{path}' is a single file; give a folder or a .zip of images, or "
+                        "MNIST IDX files")
+    return list_image_files(path, labels, split)
+
+
+# ---------------------------------------------------------------------------------------------------
+# decoding
+
+
+def fit_to_square(image: Image.Image, resolution: int, where: str, allow_upscale: bool) -> Image.Image:
+    """Resize the shorter side to `resolution` (antialiased) and crop the centre square."""
+    w, h = image.size
+    if min(w, h) < resolution and not allow_upscale:
+        raise DataError(f"image '{where}' is {w}x{h}, smaller than data.resolution={resolution}; "
+                        f"use data.resolution={_largest_power_of_two(min(w, h))} or larger images")
+    scale = resolution / min(w, h)
+    if (w, h) != (resolution, resolution):
+        size = (max(resolution, round(w * scale)), max(resolution, round(h * scale)))
+        image = image.resize(size, Image.Resampling.BICUBIC if scale > 1 else Image.Resampling.LANCZOS,
+                             reducing_gap=None if scale > 1 else 3.0)
+        left, top = (image.width - resolution) // 2, (image.height - resolution) // 2
+        image = image.crop((left, top, left + resolution, top + resolution))
+    return image
+
+
+def _largest_power_of_two(n: int) -> int:
+    return 1 << max(0, n.bit_length() - 1)
+
+
+def decode_entry(listing: Listing, index: int, resolution: int, channels: int,
+                 allow_upscale: bool) -> np.ndarray:
+    """One image as (channels, resolution, resolution) uint8."""
+    mode = "L" if channels == 1 else "RGB"
+    entry = listing.entries[index]
+    where = listing.location(entry)
+    if listing.decoded is not None:
+        image = Image.fromarray(listing.decoded[index])
+    else:
+        try:
+            image = Image.open(io.BytesIO(listing.read(entry)))
+            image.load()
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise DataError(f"cannot decode image '{where}' ({str(exc).splitlines()[0] or type(exc).__name__}); "
+                            "remove or replace that file") from None
+    if image.mode in ("RGBA", "LA", "P") and mode == "RGB":
+        image = image.convert("RGBA")
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, image)  # transparent pixels become white, not black
+    image = fit_to_square(image.convert(mode), resolution, where, allow_upscale)
+    array = np.asarray(image, dtype=np.uint8)
+    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
