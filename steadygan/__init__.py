@@ -1,3 +1,16 @@
-"""steadygan: train GANs that do not fall apart."""
+"""steadygan: train GANs that do not fall apart.
+
+    import steadygan
+    result = steadygan.train("sngan", ["data.source=photos/", "data.resolution=32"])
+    steadygan.sample(result.out_dir, 64, out="grid.png")
+"""
+
+from .config import Config, load_config
+from .errors import CheckpointError, ConfigError, DataError, SteadyganError
+from .generate import info, interpolate, load_generator, sample
+from .train import Trainer, TrainResult, train
 
 __version__ = "0.1.0"
+
+__all__ = ["CheckpointError", "Config", "ConfigError", "DataError", "SteadyganError", "TrainResult", "Trainer",
+           "info", "interpolate", "load_config", "load_generator", "sample", "train"]

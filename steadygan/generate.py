@@ -78,7 +78,7 @@ def load_generator(checkpoint: str | Path, *, ema: bool = True, device: str = "c
     config = from_dict(meta["config"])
     data = meta["data"]
     generator, _ = build_models(config.model, resolution=config.data.resolution, channels=data["shape"][0],
-                                num_classes=data["num_classes"])
+                                num_classes=data["num_classes"], data_kind=data["kind"])
     try:
         generator.load_state_dict(unflatten("G_ema" if ema else "G", tensors))
     except RuntimeError as exc:
@@ -134,7 +134,7 @@ def info(checkpoint: str | Path) -> dict[str, Any]:
     config = from_dict(meta["config"])
     data = meta["data"]
     models = build_models(config.model, resolution=config.data.resolution, channels=data["shape"][0],
-                          num_classes=data["num_classes"])
+                          num_classes=data["num_classes"], data_kind=data["kind"])
     return {
         "path": str(path),
         "step": meta["step"],

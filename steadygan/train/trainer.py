@@ -63,7 +63,8 @@ class Trainer:
         self.dataset = build_dataset(config.data, progress=progress)
         self.num_classes = self.dataset.num_classes if config.model.conditional else 0
         self.G, self.D = build_models(config.model, resolution=config.data.resolution,
-                                      channels=self.dataset.shape()[0], num_classes=self.dataset.num_classes)
+                                      channels=self.dataset.shape()[0], num_classes=self.dataset.num_classes,
+                                      data_kind=self.dataset.kind)
         self.G.to(self.device)
         self.D.to(self.device)
         self.ema = EMA(self.G, config.train.ema_decay, config.train.ema_start)

@@ -1,0 +1,39 @@
+"""Generators and discriminators, looked up by `model.arch` in the ARCHITECTURES registry."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..config import ModelConfig
+from ..errors import ConfigError
+from ..nn import apply_spectral_norm
+from . import dcgan, mlp, sngan_cnn, sngan_resnet  # noqa: F401  (each registers its architecture)
+from .base import ARCHITECTURES, IMAGE_RESOLUTIONS, Architecture, Discriminator, Generator
+
+G_SPECTRAL_NORM_LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)  # not the class gains of conditional BN
+
+
+def build_models(cfg: ModelConfig, *, resolution: int, channels: int, num_classes: int = 0,
+                 data_kind: str = "image") -> tuple[Generator, Discriminator]:
+    """G and D for data of the given shape; spectral norm is applied after each network's own init."""
+    arch = ARCHITECTURES.get(cfg.arch)
+    if arch.data_kind != data_kind:
+        if data_kind == "points":
+            raise ConfigError(f"model.arch={cfg.arch} is for images but the data are 2-D points; use model.arch=mlp")
+        raise ConfigError(f"model.arch={cfg.arch} is for 2-D point data (data.source=ring8 or grid25); use dcgan, "
+                          "sngan_cnn or sngan_resnet for images")
+    if cfg.conditional and num_classes < 2:
+        raise ConfigError("model.conditional=true needs labelled data, but this data set has no class labels; "
+                          "set model.conditional=false or give labels (sub-folders or a labels.csv)")
+    if data_kind == "image" and resolution not in IMAGE_RESOLUTIONS:
+        raise ConfigError(f"model.arch={cfg.arch} supports data.resolution "
+                          f"{', '.join(map(str, IMAGE_RESOLUTIONS))}; got {resolution}")
+    G, D = arch.build(cfg, resolution, channels, num_classes if cfg.conditional else 0)
+    if cfg.spectral_norm:
+        apply_spectral_norm(D, cfg.sn_power_iterations)
+    if cfg.g_spectral_norm:
+        apply_spectral_norm(G, cfg.sn_power_iterations, G_SPECTRAL_NORM_LAYERS)
+    return G, D
+
+
+__all__ = ["ARCHITECTURES", "Architecture", "Discriminator", "Generator", "build_models"]

@@ -1,0 +1,59 @@
+"""What every generator and discriminator offers the trainer, and the architecture table."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from ..nn import ProjectionHead
+from ..registry import Registry
+
+IMAGE_RESOLUTIONS = (16, 32, 64, 128)
+
+
+class Generator(nn.Module):
+    """Maps latents z (and class labels y for a conditional model) to samples."""
+
+    def __init__(self, z_dim: int, num_classes: int):
+        super().__init__()
+        self.z_dim = z_dim
+        self.num_classes = num_classes
+
+
+class Discriminator(nn.Module):
+    """features(x) -> (N, F); forward(x, y) -> (N,) logits through a (projection) head."""
+
+    head: ProjectionHead
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.features(x), y)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A registered G/D pair, built by `build(cfg, resolution, channels, num_classes)`."""
+
+    build: Callable[[ModelConfig, int, int, int], tuple[Generator, Discriminator]]
+    data_kind: str  # "image" or "points"
+    summary: str
+
+
+ARCHITECTURES: Registry[Architecture] = Registry("architecture")
+
+
+def upsamplings(resolution: int) -> int:
+    """Doublings from the 4x4 base to `resolution`."""
+    return int(math.log2(resolution)) - 2
+
+
+def stage_width(width: int, resolution: int, stage_resolution: int, cap: int = 8) -> int:
+    """Channels at one stage: `width` at full resolution, doubling per halving, at most cap * width."""
+    return width * min(cap, resolution // stage_resolution)

@@ -1,0 +1,44 @@
+"""Small fully connected G and D for 2-D point data (the mixture benchmarks of VEEGAN and PacGAN)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from ..nn import ProjectionHead
+from .base import ARCHITECTURES, Architecture, Discriminator, Generator
+
+
+def _hidden(inputs: int, width: int, layers: int) -> list[nn.Module]:
+    modules: list[nn.Module] = []
+    for i in range(layers):
+        modules += [nn.Linear(inputs if i == 0 else width, width), nn.ReLU()]
+    return modules
+
+
+class MLPGenerator(Generator):
+    def __init__(self, z_dim: int, width: int, hidden_layers: int, dims: int = 2):
+        super().__init__(z_dim, 0)
+        self.net = nn.Sequential(*_hidden(z_dim, width, hidden_layers), nn.Linear(width, dims))
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(z)
+
+
+class MLPDiscriminator(Discriminator):
+    def __init__(self, width: int, hidden_layers: int, dims: int = 2):
+        super().__init__()
+        self.body = nn.Sequential(*_hidden(dims, width, hidden_layers))
+        self.head = ProjectionHead(width)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+def build(cfg: ModelConfig, resolution: int, channels: int, num_classes: int):
+    return (MLPGenerator(cfg.z_dim, cfg.g_width, cfg.hidden_layers, channels),
+            MLPDiscriminator(cfg.d_width, cfg.hidden_layers, channels))
+
+
+ARCHITECTURES.register("mlp")(Architecture(build, "points", "MLP pair for 2-D points"))
