@@ -1,0 +1,90 @@
+"""Every architecture: shapes, ranges, gradients, conditioning, spectral norm and config errors."""
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from steadygan.config import ModelConfig
+from steadygan.errors import ConfigError
+from steadygan.models import ARCHITECTURES, build_models
+
+IMAGE_ARCHS = [name for name in ARCHITECTURES.names() if ARCHITECTURES.get(name).data_kind == "image"]
+
+
+@pytest.mark.parametrize("arch", IMAGE_ARCHS)
+@pytest.mark.parametrize("resolution, channels, num_classes", [(16, 1, 0), (32, 3, 10), (64, 3, 0)])
+def test_image_models_shapes_ranges_and_gradients(arch, resolution, channels, num_classes):
+    torch.manual_seed(0)
+    cfg = ModelConfig(arch=arch, z_dim=8, g_width=4, d_width=4, conditional=num_classes > 0)
+    G, D = build_models(cfg, resolution=resolution, channels=channels, num_classes=num_classes)
+    y = torch.tensor([0, 3, 9]) if num_classes else None
+    images = G(torch.randn(3, 8), y)
+    assert images.shape == (3, channels, resolution, resolution)
+    assert images.min() >= -1 and images.max() <= 1
+    logits = D(images, y)
+    assert logits.shape == (3,) and D.features(images).ndim == 2
+    logits.sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in D.parameters())
+    assert all(p.grad is not None for p in G.parameters())
+
+
+@pytest.mark.parametrize("arch", IMAGE_ARCHS)
+def test_conditional_models_depend_on_the_label(arch):
+    torch.manual_seed(1)
+    cfg = ModelConfig(arch=arch, z_dim=8, g_width=4, d_width=4, conditional=True)
+    G, D = build_models(cfg, resolution=16, channels=3, num_classes=3)
+    for module in G.modules():  # make class gains differ from their all-ones init
+        if isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, 1.0, 0.5)
+    G.eval()
+    z = torch.randn(1, 8).repeat(2, 1)
+    images = G(z, torch.tensor([0, 1]))
+    assert not torch.allclose(images[0], images[1])
+    logits = D(images[:1].repeat(2, 1, 1, 1), torch.tensor([0, 2]))
+    assert logits[0] != logits[1]  # projection: same image, different class, different score
+
+
+@pytest.mark.parametrize("arch", IMAGE_ARCHS)
+def test_spectral_norm_wraps_every_d_layer_and_g_layers_on_request(arch):
+    cfg = ModelConfig(arch=arch, z_dim=8, g_width=4, d_width=4, conditional=True, spectral_norm=True,
+                      g_spectral_norm=True, sn_power_iterations=2)
+    G, D = build_models(cfg, resolution=16, channels=3, num_classes=4)
+    weighted = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)
+    assert all(parametrize.is_parametrized(m, "weight") for m in D.modules() if isinstance(m, weighted))
+    for m in G.modules():
+        if isinstance(m, weighted):  # class gains of conditional BN stay free
+            assert parametrize.is_parametrized(m, "weight") == (not isinstance(m, nn.Embedding))
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())
+
+
+def test_sngan_cnn_has_the_published_channels_at_32px():
+    G, D = build_models(ModelConfig(arch="sngan_cnn", z_dim=128), resolution=32, channels=3)
+    d_convs = [m.out_channels for m in D.modules() if isinstance(m, nn.Conv2d)]
+    g_convs = [m.out_channels for m in G.modules() if isinstance(m, (nn.ConvTranspose2d, nn.Conv2d))]
+    assert d_convs == [64, 64, 128, 128, 256, 256, 512]
+    assert G.input.out_features == 512 * 16 and g_convs == [256, 128, 64, 3]
+
+
+def test_mlp_pair_for_points():
+    G, D = build_models(ModelConfig(arch="mlp", z_dim=16, g_width=32, d_width=32, hidden_layers=3),
+                        resolution=0, channels=2, data_kind="points")
+    points = G(torch.randn(5, 16))
+    assert points.shape == (5, 2) and D(points).shape == (5,) and D.features(points).shape == (5, 32)
+    assert sum(isinstance(m, nn.Linear) for m in G.modules()) == 4
+
+
+@pytest.mark.parametrize("cfg, kwargs, message", [
+    (ModelConfig(arch="dcgan", conditional=True), dict(resolution=16, channels=3),
+     "model.conditional=true needs labelled data"),
+    (ModelConfig(arch="sngan_cnn"), dict(resolution=48, channels=3), "supports data.resolution 16, 32, 64, 128; got 48"),
+    (ModelConfig(arch="mlp"), dict(resolution=16, channels=3), "model.arch=mlp is for 2-D point data"),
+    (ModelConfig(arch="dcgan"), dict(resolution=16, channels=2, data_kind="points"),
+     "model.arch=dcgan is for images but the data are 2-D points; use model.arch=mlp"),
+    (ModelConfig(arch="mlp", conditional=True), dict(resolution=0, channels=2, data_kind="points"),
+     "model.conditional=true needs labelled data"),
+    (ModelConfig(arch="biggan9"), dict(resolution=16, channels=3), "unknown architecture 'biggan9'; choose one of"),
+])
+def test_model_config_errors(cfg, kwargs, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        build_models(cfg, **kwargs)

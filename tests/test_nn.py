@@ -1,0 +1,103 @@
+"""Spectral norm against svdvals, conditional batch norm and the projection head."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import parametrize
+
+from steadygan.nn import (ConditionalBatchNorm2d, ProjectionHead, apply_spectral_norm, make_norm, spectral_norm,
+                          spectral_norm_of)
+
+
+@pytest.mark.parametrize("layer", [nn.Linear(20, 30), nn.Conv2d(3, 16, 3), nn.ConvTranspose2d(8, 4, 4)])
+def test_spectral_norm_converges_to_the_largest_singular_value(layer):
+    torch.manual_seed(0)
+    spectral_norm(layer, n_power_iterations=1)
+    raw = layer.parametrizations.weight.original.detach()
+    for _ in range(200):  # each training-mode access refines u by one power iteration
+        layer.weight
+    sigma = torch.linalg.svdvals(raw.flatten(1))
+    assert spectral_norm_of(layer).sigma(raw).item() == pytest.approx(sigma[0].item(), rel=1e-4)
+    assert torch.linalg.svdvals(layer.weight.detach().flatten(1))[0].item() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_n_power_iterations_equals_that_many_hand_written_iterations():
+    torch.manual_seed(1)
+    layer = spectral_norm(nn.Linear(6, 5), n_power_iterations=3)
+    sn = spectral_norm_of(layer)
+    W = layer.parametrizations.weight.original.detach()
+    u = sn.u.clone()
+    for _ in range(3):
+        v = F.normalize(W.t() @ u, dim=0)
+        u = F.normalize(W @ v, dim=0)
+    expected = W / (u @ W @ F.normalize(W.t() @ u, dim=0))
+    assert torch.allclose(layer.weight, expected, atol=1e-6)
+    assert torch.allclose(sn.u, u, atol=1e-6)
+
+
+def test_u_is_persistent_unchanged_in_eval_and_restored_from_a_state_dict():
+    torch.manual_seed(2)
+    layer = spectral_norm(nn.Linear(8, 8))
+    key = "parametrizations.weight.0.u"
+    assert key in layer.state_dict()
+    layer.eval()
+    before = layer.state_dict()[key].clone()
+    first, second = layer.weight.detach().clone(), layer.weight.detach().clone()
+    assert torch.equal(before, layer.state_dict()[key]) and torch.equal(first, second)
+    copy = spectral_norm(nn.Linear(8, 8))
+    copy.load_state_dict(layer.state_dict())
+    assert torch.equal(copy.parametrizations.weight[0].u, before)
+    copy.eval()
+    assert torch.equal(copy.weight, layer.weight)
+
+
+def test_gradient_flows_to_the_original_weight_and_matches_autograd_of_w_over_sigma():
+    torch.manual_seed(3)
+    layer = spectral_norm(nn.Linear(4, 3))
+    layer.eval()  # fixed u: W_sn = W / (u^T W v) with u, v constants
+    x = torch.randn(5, 4)
+    layer(x).square().sum().backward()
+    W = layer.parametrizations.weight.original.detach().clone().requires_grad_(True)
+    u = layer.parametrizations.weight[0].u
+    v = F.normalize(W.detach().t() @ u, dim=0)
+    F.linear(x, W / (u @ W @ v), layer.bias.detach()).square().sum().backward()
+    assert torch.allclose(layer.parametrizations.weight.original.grad, W.grad, atol=1e-6)
+
+
+def test_apply_spectral_norm_wraps_every_chosen_layer_once():
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Linear(4, 2), nn.Embedding(3, 2), nn.BatchNorm2d(4))
+    apply_spectral_norm(net)
+    apply_spectral_norm(net)
+    assert [parametrize.is_parametrized(m) for m in net] == [True, False, True, True, False]
+    assert len(net[0].parametrizations.weight) == 1
+
+
+def test_conditional_batch_norm_starts_as_plain_batch_norm_and_depends_on_the_class():
+    torch.manual_seed(4)
+    x, y = torch.randn(6, 5, 4, 4), torch.tensor([0, 1, 2, 0, 1, 2])
+    cbn = ConditionalBatchNorm2d(5, num_classes=4)
+    assert torch.allclose(cbn(x, y), nn.BatchNorm2d(5, affine=False)(x), atol=1e-6)
+    with torch.no_grad():
+        cbn.gain.weight[1] = 2.0
+        cbn.bias.weight[2] = -1.0
+    out = cbn(x, y)
+    normed = nn.BatchNorm2d(5, affine=False)(x)
+    assert torch.allclose(out[y == 1], 2 * normed[y == 1], atol=1e-5)
+    assert torch.allclose(out[y == 2], normed[y == 2] - 1, atol=1e-5)
+    out.square().sum().backward()
+    used = cbn.gain.weight.grad.abs().sum(dim=1) > 0
+    assert used.tolist() == [True, True, True, False]  # class 3 is not in the batch
+    assert isinstance(make_norm(5, 0), nn.BatchNorm2d) and make_norm(5, 0)(x, None).shape == x.shape
+
+
+def test_projection_head_is_linear_plus_inner_product_with_the_class_embedding():
+    torch.manual_seed(5)
+    head = ProjectionHead(7, num_classes=5)
+    phi, y = torch.randn(4, 7), torch.tensor([4, 0, 4, 2])
+    out = head(phi, y)
+    by_hand = phi @ head.linear.weight[0] + head.linear.bias + (head.embed.weight[y] * phi).sum(dim=1)
+    assert out.shape == (4,) and torch.allclose(out, by_hand, atol=1e-6)
+    out.sum().backward()
+    assert (head.embed.weight.grad.abs().sum(dim=1) > 0).tolist() == [True, False, True, False, True]
+    assert ProjectionHead(7)(phi).shape == (4,)
