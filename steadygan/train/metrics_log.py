@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..atomic import atomic_path, write_atomic
+
 
 class MetricsLog:
     """Accumulates scalars between flushes; each flush writes one JSONL line of their means."""
@@ -49,7 +51,7 @@ class MetricsLog:
         """Drop lines logged after `step`, written by a run that stopped before its next checkpoint."""
         if self.path.is_file():
             kept = [line for line in self.path.read_text().splitlines() if json.loads(line)["step"] <= step]
-            self.path.write_text("".join(line + "\n" for line in kept))
+            write_atomic(self.path, "".join(line + "\n" for line in kept).encode())
 
     def close(self) -> None:
         if self._writer is not None:
@@ -77,8 +79,7 @@ def plot_losses(metrics_path: Path, out_path: Path) -> Path | None:
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    tmp = out_path.with_name(out_path.name + ".tmp.png")
-    figure.savefig(tmp)
+    with atomic_path(out_path) as tmp:
+        figure.savefig(tmp, format="png")
     plt.close(figure)
-    tmp.replace(out_path)
     return out_path
