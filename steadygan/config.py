@@ -39,11 +39,19 @@ class ModelConfig:
     spectral_norm: bool = False  # spectral normalization of every D layer
     g_spectral_norm: bool = False
     sn_power_iterations: int = 1
+    init: str = "default"  # default (each architecture's published init) | orthogonal (Saxe et al. 2014)
+    minibatch_discrimination: bool = False  # Salimans et al. 2016: D sees per-sample closeness to the batch
+    minibatch_stddev: bool = False  # Karras et al. 2018: D sees the batch's feature standard deviation
 
 
 @dataclass
 class LossConfig:
-    name: str = "ns"  # ns | minimax | hinge | wasserstein | lsgan
+    name: str = "ns"  # ns | minimax | hinge | wasserstein | lsgan | lsgan_chi2 | began
+    label_smoothing: str = "none"  # none | one_sided (real 0.9) | two_sided (real 0.9, fake 0.1); BCE losses
+    g_objective: str = "adversarial"  # adversarial | feature_matching (Salimans et al. 2016)
+    unrolled_steps: int = 0  # K look-ahead D updates G's loss is taken through (Metz et al. 2017)
+    began_gamma: float = 0.5  # BEGAN diversity ratio
+    began_lambda_k: float = 0.001  # BEGAN learning rate of the equilibrium term k_t
 
 
 @dataclass
@@ -54,7 +62,21 @@ class OptimConfig:
     g_betas: tuple[float, float] = (0.5, 0.999)
     d_betas: tuple[float, float] = (0.5, 0.999)
     n_dis: int = 1  # D steps per G step
+    optimizer: str = "adam"  # adam | rmsprop (WGAN; betas are ignored)
     lr_decay: str = "none"  # none | linear (to zero at the last step)
+
+
+@dataclass
+class RegularizeConfig:
+    gradient_penalty: float = 0.0  # lambda of the WGAN-GP penalty on real/fake interpolates (10)
+    gp_one_sided: bool = False  # penalise only gradient norms above 1
+    drift: float = 0.0  # epsilon of PGGAN's eps * D(x)^2 on reals (0.001)
+    r1: float = 0.0  # gamma of R1, gamma/2 * |grad D(real)|^2 (Mescheder et al. 2018)
+    r2: float = 0.0  # gamma of R2, the same on fakes
+    ortho_g: float = 0.0  # beta of BigGAN's orthogonal regularization on G (1e-4)
+    ortho_d: float = 0.0  # ... on D
+    weight_clip: float = 0.0  # c of WGAN's weight clipping of D (0.01)
+    diffaugment: str = ""  # DiffAugment policy for D's inputs, e.g. color,translation,cutout
 
 
 @dataclass
@@ -77,6 +99,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    regularize: RegularizeConfig = field(default_factory=RegularizeConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
@@ -210,6 +233,10 @@ def load_config(recipe: str = "dcgan", overrides: Iterable[str] = ()) -> Config:
 FIXED_CHOICES = {
     ("data", "labels"): ("auto", "none", "folders", "csv"),
     ("optim", "lr_decay"): ("none", "linear"),
+    ("optim", "optimizer"): ("adam", "rmsprop"),
+    ("model", "init"): ("default", "orthogonal"),
+    ("loss", "label_smoothing"): ("none", "one_sided", "two_sided"),
+    ("loss", "g_objective"): ("adversarial", "feature_matching"),
 }
 
 
@@ -218,8 +245,13 @@ def validate(config: Config) -> Config:
     from .losses import LOSSES
     from .models import ARCHITECTURES
 
-    LOSSES.get(config.loss.name)
-    ARCHITECTURES.get(config.model.arch)
+    expects, output = LOSSES.get(config.loss.name).expects, ARCHITECTURES.get(config.model.arch).output
+    if expects != output:
+        raise ConfigError(f"loss.name={config.loss.name} needs a D that outputs {expects}, but model.arch="
+                          f"{config.model.arch} outputs {output}; use loss.name=began with model.arch=began only")
+    if config.loss.unrolled_steps and config.loss.g_objective != "adversarial":
+        raise ConfigError("loss.unrolled_steps needs loss.g_objective=adversarial (feature matching uses D's "
+                          "features, which are not unrolled)")
     for (section, key), choices in FIXED_CHOICES.items():
         value = getattr(getattr(config, section), key)
         if value not in choices:
@@ -228,4 +260,12 @@ def validate(config: Config) -> Config:
     for section, key in positive:
         if getattr(getattr(config, section), key) <= 0:
             raise ConfigError(f"config key '{section}.{key}' must be positive")
+    non_negative = [("loss", "unrolled_steps")] + [("regularize", f.name) for f in dataclasses.fields(RegularizeConfig)
+                                                    if f.type in (float, "float")]
+    for section, key in non_negative:
+        if getattr(getattr(config, section), key) < 0:
+            raise ConfigError(f"config key '{section}.{key}' must not be negative")
+    from .augment import parse_policy
+
+    parse_policy(config.regularize.diffaugment)
     return config

@@ -8,13 +8,23 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .config import LossConfig
 from .registry import Registry
 
 LOSSES: Registry[type["AdversarialLoss"]] = Registry("loss")
 
 
 class AdversarialLoss:
-    """D's loss on real and fake outputs, and G's loss on fake outputs."""
+    """D's loss on real and fake outputs, and G's loss on fake outputs.
+
+    A loss with state of its own (BEGAN's k_t) updates it in `after_d_step` and saves it through
+    `state_dict`, so that checkpoints and resumed runs carry it.
+    """
+
+    expects = "logits"  # the kind of D output it is defined on (see models.Architecture.output)
+
+    def __init__(self, cfg: LossConfig | None = None):
+        self.cfg = cfg or LossConfig()
 
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -22,12 +32,28 @@ class AdversarialLoss:
     def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    @torch.no_grad()
+    def after_d_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {}
+
+    def state_dict(self) -> dict[str, float]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        pass
+
+
+# (real target, fake target) of D's cross-entropy: Salimans et al. 2016 smooth only the real side.
+LABEL_SMOOTHING = {"none": (1.0, 0.0), "one_sided": (0.9, 0.0), "two_sided": (0.9, 0.1)}
+
 
 class _BinaryCrossEntropyD(AdversarialLoss):
-    """D maximises log D(x) + log(1 - D(G(z))), written with softplus for stability."""
+    """D maximises log D(x) + log(1 - D(G(z))) (cross-entropy with targets 1 and 0, or smoothed)."""
 
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        return F.softplus(-real).mean() + F.softplus(fake).mean()
+        real_target, fake_target = LABEL_SMOOTHING[self.cfg.label_smoothing]
+        return (F.binary_cross_entropy_with_logits(real, torch.full_like(real, real_target))
+                + F.binary_cross_entropy_with_logits(fake, torch.full_like(fake, fake_target)))
 
 
 @LOSSES.register("ns")
@@ -76,14 +102,57 @@ class WassersteinLoss(AdversarialLoss):
 
 @LOSSES.register("lsgan")
 class LeastSquaresLoss(AdversarialLoss):
-    """Mao et al. 2017 with the 0-1 coding (a=0, b=1, c=1) and the paper's factor 1/2."""
+    """Mao et al. 2017: D pulls fakes to a and reals to b, G pulls fakes to c; the paper's factor 1/2.
+    This is the 0-1 coding (a, b, c) = (0, 1, 1) of its Eq. 9."""
+
+    a, b, c = 0.0, 1.0, 1.0
 
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        return 0.5 * (real - 1).pow(2).mean() + 0.5 * fake.pow(2).mean()
+        return 0.5 * (real - self.b).pow(2).mean() + 0.5 * (fake - self.a).pow(2).mean()
 
     def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
-        return 0.5 * (fake - 1).pow(2).mean()
+        return 0.5 * (fake - self.c).pow(2).mean()
 
 
-def build_loss(name: str) -> AdversarialLoss:
-    return LOSSES.get(name)()
+@LOSSES.register("lsgan_chi2")
+class PearsonLeastSquaresLoss(LeastSquaresLoss):
+    """The (a, b, c) = (-1, 1, 0) coding, for which G minimises the Pearson chi^2 divergence (Eq. 8)."""
+
+    a, b, c = -1.0, 1.0, 0.0
+
+
+@LOSSES.register("began")
+class BEGANLoss(AdversarialLoss):
+    """BEGAN (Berthelot et al. 2017). D is an auto-encoder whose outputs are per-sample L1
+    reconstruction errors L(x). D minimises L(x) - k_t L(G(z)), G minimises L(G(z)), and k_t follows
+    k += lambda_k (gamma L(x) - L(G(z))) in [0, 1]. M_global = L(x) + |gamma L(x) - L(G(z))| is the
+    convergence measure the paper plots."""
+
+    expects = "energy"
+
+    def __init__(self, cfg: LossConfig | None = None):
+        super().__init__(cfg)
+        self.k = 0.0
+
+    def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        return real.mean() - self.k * fake.mean()
+
+    def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
+        return fake.mean()
+
+    @torch.no_grad()
+    def after_d_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        balance = self.cfg.began_gamma * real.mean() - fake.mean()
+        self.k = min(max(self.k + self.cfg.began_lambda_k * float(balance), 0.0), 1.0)
+        return {"k": torch.tensor(self.k), "m_global": real.mean() + balance.abs()}
+
+    def state_dict(self) -> dict[str, float]:
+        return {"k": self.k}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.k = float(state["k"])
+
+
+def build_loss(cfg: LossConfig | str) -> AdversarialLoss:
+    cfg = LossConfig(name=cfg) if isinstance(cfg, str) else cfg
+    return LOSSES.get(cfg.name)(cfg)

@@ -76,6 +76,13 @@ def test_info_describes_the_checkpoint(conditional_run, capsys):
     (["train", "loss.name=hinj"], "unknown loss 'hinj'; choose one of"),
     (["train", "model.arch=stylegan9"], "unknown architecture 'stylegan9'; choose one of"),
     (["train", "--data", "ring8", "model.conditional=true", "model.arch=mlp"], "model.conditional=true needs labelled data"),
+    (["train", "loss.name=began"], "loss.name=began needs a D that outputs energy, but model.arch=dcgan outputs logits"),
+    (["train", "--recipe", "toy2d", "regularize.diffaugment=color"], "regularize.diffaugment augments images"),
+    (["train", "regularize.diffaugment=color,flip"], "unknown DiffAugment policy 'flip'"),
+    (["train", "loss.unrolled_steps=2", "loss.g_objective=feature_matching"],
+     "loss.unrolled_steps needs loss.g_objective=adversarial"),
+    (["train", "regularize.r1=-1"], "config key 'regularize.r1' must not be negative"),
+    (["train", "optim.optimizer=sgd"], "config key 'optim.optimizer' is 'sgd'; choose one of: adam, rmsprop"),
     (["sample", "/no/such.safetensors"], "checkpoint '/no/such.safetensors' does not exist"),
     (["train", "--resume", "/no/such/run"], "checkpoint '/no/such/run' does not exist"),
 ])

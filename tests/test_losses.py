@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from steadygan.config import LossConfig
 from steadygan.errors import ConfigError
 from steadygan.losses import LOSSES, build_loss
 
@@ -33,6 +34,10 @@ EXPECTED = {
     "wasserstein": (-1.75, 1.25),
     # 0.5 * mean((r - 1)^2) = 0.5 * mean(1, 4); 0.5 * mean(f^2) = 0.5 * mean(0.25, 9)
     "lsgan": (0.5 * 2.5 + 0.5 * 4.625, 0.5 * mean(0.25, 16.0)),
+    # (a, b, c) = (-1, 1, 0): 0.5 * mean((r - 1)^2) + 0.5 * mean((f + 1)^2) = 0.5 * 2.5 + 0.5 * mean(2.25, 4)
+    "lsgan_chi2": (0.5 * 2.5 + 0.5 * 3.125, 0.5 * mean(0.25, 9.0)),
+    # k starts at 0: D's loss is mean L(real), G's is mean L(fake) (outputs are reconstruction errors)
+    "began": (0.5, -1.25),
 }
 
 
@@ -58,5 +63,31 @@ def test_minimax_gradient_vanishes_where_non_saturating_does_not():
 
 
 def test_unknown_loss_lists_the_choices():
-    with pytest.raises(ConfigError, match="unknown loss 'hinj'; choose one of: hinge, lsgan, minimax, ns"):
+    with pytest.raises(ConfigError, match="unknown loss 'hinj'; choose one of: began, hinge, lsgan"):
         build_loss("hinj")
+
+
+@pytest.mark.parametrize("smoothing, real_target, fake_target", [("one_sided", 0.9, 0.0), ("two_sided", 0.9, 0.1)])
+def test_label_smoothing_targets(smoothing, real_target, fake_target):
+    def bce(logit, target):  # -[t log s(x) + (1 - t) log(1 - s(x))]
+        return -(target * log_sigmoid(logit) + (1 - target) * log_sigmoid(-logit))
+
+    expected = mean(bce(2.0, real_target), bce(-1.0, real_target)) + mean(bce(0.5, fake_target), bce(-3.0, fake_target))
+    loss = build_loss(LossConfig(name="ns", label_smoothing=smoothing))
+    assert loss.d_loss(REAL, FAKE).item() == pytest.approx(expected, rel=1e-6)
+    assert loss.g_loss(FAKE).item() == pytest.approx(EXPECTED["ns"][1], rel=1e-6)  # G's side is never smoothed
+
+
+def test_began_equilibrium_term_and_convergence_measure():
+    loss = build_loss(LossConfig(name="began", began_gamma=0.5, began_lambda_k=0.1))
+    real, fake = torch.tensor([0.4, 0.6]), torch.tensor([0.1, 0.1])  # L(x) = 0.5, L(G(z)) = 0.1
+    logs = loss.after_d_step(real, fake)
+    assert loss.k == pytest.approx(0.1 * (0.5 * 0.5 - 0.1))  # k += lambda_k (gamma L(x) - L(G(z)))
+    assert logs["m_global"].item() == pytest.approx(0.5 + abs(0.25 - 0.1))
+    assert loss.d_loss(real, fake).item() == pytest.approx(0.5 - loss.k * 0.1)
+    for _ in range(1000):
+        loss.after_d_step(real, torch.tensor([5.0]))
+    assert loss.k == 0.0  # clipped to [0, 1]
+    restored = build_loss("began")
+    restored.load_state_dict({"k": 0.3})
+    assert restored.state_dict() == {"k": 0.3}

@@ -9,7 +9,8 @@ from steadygan.config import ModelConfig
 from steadygan.errors import ConfigError
 from steadygan.models import ARCHITECTURES, build_models
 
-IMAGE_ARCHS = [name for name in ARCHITECTURES.names() if ARCHITECTURES.get(name).data_kind == "image"]
+IMAGE_ARCHS = [name for name in ARCHITECTURES.names()
+               if ARCHITECTURES.get(name).data_kind == "image" and ARCHITECTURES.get(name).output == "logits"]
 
 
 @pytest.mark.parametrize("arch", IMAGE_ARCHS)
@@ -56,6 +57,30 @@ def test_spectral_norm_wraps_every_d_layer_and_g_layers_on_request(arch):
         if isinstance(m, weighted):  # class gains of conditional BN stay free
             assert parametrize.is_parametrized(m, "weight") == (not isinstance(m, nn.Embedding))
     assert not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())
+
+
+@pytest.mark.parametrize("resolution", [16, 32, 64])
+def test_began_discriminator_outputs_reconstruction_errors(resolution):
+    G, D = build_models(ModelConfig(arch="began", z_dim=8, g_width=4, d_width=4), resolution=resolution, channels=3)
+    images = G(torch.randn(3, 8))
+    assert images.shape == (3, 3, resolution, resolution)
+    errors = D(images)
+    by_hand = (D.reconstruct(images) - images).abs().mean(dim=(1, 2, 3))
+    assert errors.shape == (3,) and torch.allclose(errors, by_hand) and D.features(images).shape == (3, 8)
+    with pytest.raises(ConfigError, match="auto-encoder D: it supports neither model.conditional"):
+        build_models(ModelConfig(arch="began", minibatch_stddev=True), resolution=16, channels=3)
+
+
+@pytest.mark.parametrize("layers, extra", [({"minibatch_discrimination": True}, 100), ({"minibatch_stddev": True}, 1),
+                                           ({"minibatch_discrimination": True, "minibatch_stddev": True}, 101)])
+def test_batch_layers_sit_between_features_and_head(layers, extra):
+    cfg = ModelConfig(arch="sngan_cnn", z_dim=8, g_width=4, d_width=4, conditional=True, spectral_norm=True, **layers)
+    _, D = build_models(cfg, resolution=16, channels=3, num_classes=3)
+    x = torch.randn(4, 3, 16, 16)
+    features = D.features(x)
+    assert D.head.linear.in_features == features.shape[1] + extra and D.head.embed.num_embeddings == 3
+    assert D(x, torch.tensor([0, 1, 2, 0])).shape == (4,)
+    assert parametrize.is_parametrized(D.head.linear, "weight")  # the new head is spectrally normalized too
 
 
 def test_sngan_cnn_has_the_published_channels_at_32px():

@@ -6,14 +6,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-from steadygan.nn import (ConditionalBatchNorm2d, ProjectionHead, apply_spectral_norm, make_norm, spectral_norm,
-                          spectral_norm_of)
+from steadygan.nn import (ConditionalBatchNorm2d, MinibatchDiscrimination, MinibatchStdDev, ProjectionHead,
+                          apply_spectral_norm, make_norm, spectral_norm, spectral_norm_of)
 
 
-@pytest.mark.parametrize("layer", [nn.Linear(20, 30), nn.Conv2d(3, 16, 3), nn.ConvTranspose2d(8, 4, 4)])
-def test_spectral_norm_converges_to_the_largest_singular_value(layer):
+@pytest.mark.parametrize("make", [lambda: nn.Linear(20, 30), lambda: nn.Conv2d(3, 16, 3),
+                                  lambda: nn.ConvTranspose2d(8, 4, 4)])
+def test_spectral_norm_converges_to_the_largest_singular_value(make):
     torch.manual_seed(0)
-    spectral_norm(layer, n_power_iterations=1)
+    layer = spectral_norm(make(), n_power_iterations=1)
     raw = layer.parametrizations.weight.original.detach()
     for _ in range(200):  # each training-mode access refines u by one power iteration
         layer.weight
@@ -101,3 +102,33 @@ def test_projection_head_is_linear_plus_inner_product_with_the_class_embedding()
     out.sum().backward()
     assert (head.embed.weight.grad.abs().sum(dim=1) > 0).tolist() == [True, False, True, False, True]
     assert ProjectionHead(7)(phi).shape == (4,)
+
+
+def test_minibatch_discrimination_by_hand_and_only_through_the_batch():
+    torch.manual_seed(6)
+    layer = MinibatchDiscrimination(4, kernels=3, kernel_dim=2)
+    f = torch.randn(5, 4)
+    out = layer(f)
+    M = (f @ layer.T).view(5, 3, 2)
+    by_hand = torch.stack([sum(torch.exp(-(M[i] - M[j]).abs().sum(dim=1)) for j in range(5) if j != i)
+                           for i in range(5)])
+    assert out.shape == (5, 7) and torch.equal(out[:, :4], f) and torch.allclose(out[:, 4:], by_hand, atol=1e-6)
+    changed = f.clone()
+    changed[3] += 1.0
+    new = layer(changed)
+    assert torch.equal(layer(f), out)  # same batch, same output
+    assert not torch.allclose(new[0, 4:], out[0, 4:])  # sample 0 sees that sample 3 moved
+    assert torch.equal(new[0, :4], out[0, :4])
+
+
+def test_minibatch_stddev_appends_the_group_statistic():
+    x = torch.randn(8, 3, 4, 4)
+    out = MinibatchStdDev(group_size=4)(x)
+    assert out.shape == (8, 4, 4, 4) and torch.equal(out[:, :3], x)
+    members = x[[1, 3, 5, 7]]  # sample i is in group i % 2
+    expected = members.std(dim=0, unbiased=False).mean()
+    assert torch.allclose(out[1, 3], expected.expand(4, 4), atol=1e-4) and torch.allclose(out[5, 3], out[1, 3])
+    flat = MinibatchStdDev(group_size=4)(torch.randn(6, 10))  # 6 samples: groups of 3
+    assert flat.shape == (6, 11)
+    same = MinibatchStdDev()(torch.ones(4, 5))
+    assert torch.allclose(same[:, 5], torch.full((4,), 1e-4), atol=1e-5)  # a collapsed batch scores ~0

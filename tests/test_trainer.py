@@ -18,12 +18,19 @@ def stop_at(step):
 
 def state_of(trainer):
     tensors, meta = trainer.state_tensors_and_meta()
-    return tensors, meta["stream"]
+    return tensors, (meta["stream"], meta["loss"])
 
 
 @pytest.mark.parametrize("recipe, overrides", [
     ("sngan-projection", {}),  # conditional ResNet, spectral norm (power-iteration buffers), EMA
     ("dcgan", {"data.hflip": "true", "optim.lr_decay": "linear"}),  # batch norm in both nets
+    ("began", {}),  # the loss's own state k_t
+    ("wgan", {}),  # RMSprop, weight clipping
+    ("wgan-gp", {"regularize.diffaugment": "color,translation,cutout", "regularize.r1": 1.0,
+                 "regularize.ortho_g": 1e-4, "model.minibatch_discrimination": "true",
+                 "model.minibatch_stddev": "true", "model.init": "orthogonal"}),
+    ("unrolled", {"loss.label_smoothing": "two_sided"}),
+    ("dcgan", {"loss.g_objective": "feature_matching"}),
 ])
 def test_stopped_and_resumed_run_equals_uninterrupted_run(tmp_path, recipe, overrides):
     straight = Trainer(tiny_config(tmp_path / "straight", recipe, **overrides), progress=False, tensorboard=False)

@@ -6,10 +6,12 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..errors import ConfigError
-from ..nn import apply_spectral_norm
-from . import dcgan, mlp, sngan_cnn, sngan_resnet  # noqa: F401  (each registers its architecture)
+from ..nn import MinibatchDiscrimination, MinibatchStdDev, ProjectionHead, apply_spectral_norm
+from ..regularizers import orthogonal_init
+from . import began, dcgan, mlp, sngan_cnn, sngan_resnet  # noqa: F401  (each registers its architecture)
 from .base import ARCHITECTURES, IMAGE_RESOLUTIONS, Architecture, Discriminator, Generator
 
+INITS = {"default": lambda network: network, "orthogonal": orthogonal_init}  # "default": each arch's own
 G_SPECTRAL_NORM_LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)  # not the class gains of conditional BN
 
 
@@ -22,6 +24,9 @@ def build_models(cfg: ModelConfig, *, resolution: int, channels: int, num_classe
             raise ConfigError(f"model.arch={cfg.arch} is for images but the data are 2-D points; use model.arch=mlp")
         raise ConfigError(f"model.arch={cfg.arch} is for 2-D point data (data.source=ring8 or grid25); use dcgan, "
                           "sngan_cnn or sngan_resnet for images")
+    if arch.output == "energy" and (cfg.conditional or cfg.minibatch_discrimination or cfg.minibatch_stddev):
+        raise ConfigError(f"model.arch={cfg.arch} has an auto-encoder D: it supports neither model.conditional "
+                          "nor the minibatch layers; set them to false")
     if cfg.conditional and num_classes < 2:
         raise ConfigError("model.conditional=true needs labelled data, but this data set has no class labels; "
                           "set model.conditional=false or give labels (sub-folders or a labels.csv)")
@@ -29,11 +34,31 @@ def build_models(cfg: ModelConfig, *, resolution: int, channels: int, num_classe
         raise ConfigError(f"model.arch={cfg.arch} supports data.resolution "
                           f"{', '.join(map(str, IMAGE_RESOLUTIONS))}; got {resolution}")
     G, D = arch.build(cfg, resolution, channels, num_classes if cfg.conditional else 0)
+    add_batch_layers(D, cfg)
+    INITS[cfg.init](G)
+    INITS[cfg.init](D)
     if cfg.spectral_norm:
         apply_spectral_norm(D, cfg.sn_power_iterations)
     if cfg.g_spectral_norm:
         apply_spectral_norm(G, cfg.sn_power_iterations, G_SPECTRAL_NORM_LAYERS)
     return G, D
+
+
+BATCH_LAYERS = (("minibatch_discrimination", MinibatchDiscrimination), ("minibatch_stddev", MinibatchStdDev))
+
+
+def add_batch_layers(D: Discriminator, cfg: ModelConfig) -> None:
+    """Inserts the switched-on batch-level layers between D's features and a head resized to match."""
+    chosen = [layer_type for key, layer_type in BATCH_LAYERS if getattr(cfg, key)]
+    if chosen:
+        features = D.head.linear.in_features
+        layers = []
+        for layer_type in chosen:
+            layers.append(layer_type(features))
+            features = layers[-1].out_features
+        num_classes = D.head.embed.num_embeddings if D.head.embed is not None else 0
+        D.batch_layers = nn.Sequential(*layers)
+        D.head = ProjectionHead(features, num_classes)
 
 
 __all__ = ["ARCHITECTURES", "Architecture", "Discriminator", "Generator", "build_models"]

@@ -26,15 +26,20 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """features(x) -> (N, F); forward(x, y) -> (N,) logits through a (projection) head."""
+    """features(x) -> (N, F); forward(x, y) -> (N,) logits: features, then any batch-level layers
+    (minibatch discrimination, minibatch stddev), then the (projection) head."""
 
     head: ProjectionHead
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batch_layers: nn.Module = nn.Identity()
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.head(self.features(x), y)
+        return self.head(self.batch_layers(self.features(x)), y)
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class Architecture:
     build: Callable[[ModelConfig, int, int, int], tuple[Generator, Discriminator]]
     data_kind: str  # "image" or "points"
     summary: str
+    output: str = "logits"  # what D returns: "logits" (any loss but began) or "energy" (the began loss)
 
 
 ARCHITECTURES: Registry[Architecture] = Registry("architecture")

@@ -1,8 +1,9 @@
 """Layers and normalizations that the models are built from."""
 
 from .conditional_bn import BatchNorm2d, ConditionalBatchNorm2d, make_norm
+from .minibatch import MinibatchDiscrimination, MinibatchStdDev
 from .projection import ProjectionHead
 from .spectral_norm import SpectralNorm, apply_spectral_norm, spectral_norm, spectral_norm_of
 
-__all__ = ["BatchNorm2d", "ConditionalBatchNorm2d", "ProjectionHead", "SpectralNorm", "apply_spectral_norm", "make_norm",
+__all__ = ["BatchNorm2d", "ConditionalBatchNorm2d", "MinibatchDiscrimination", "MinibatchStdDev", "ProjectionHead", "SpectralNorm", "apply_spectral_norm", "make_norm",
            "spectral_norm", "spectral_norm_of"]

@@ -17,17 +17,25 @@ from typing import Callable, Iterator
 import torch
 from tqdm.auto import tqdm
 
+from ..augment import DiffAugment
 from ..config import Config, apply_overrides, from_dict, validate
 from ..data import BatchStream, build_dataset
 from ..errors import CheckpointError, ConfigError
 from ..images import save_image
 from ..losses import build_loss
 from ..models import build_models
+from ..regularizers import DiscriminatorBatch, build_regularizers
 from ..sampling import generate, sample_latents
 from .checkpoint import (LAST, flatten_module, flatten_optimizer, load_checkpoint, restore_optimizer,
                          save_checkpoint, unflatten)
 from .ema import EMA
 from .metrics_log import MetricsLog, plot_losses
+from .objectives import G_OBJECTIVES, Unroller
+
+OPTIMIZERS = {
+    "adam": lambda params, lr, betas: torch.optim.Adam(params, lr=lr, betas=betas),
+    "rmsprop": lambda params, lr, betas: torch.optim.RMSprop(params, lr=lr),  # WGAN; no momentum
+}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -68,10 +76,17 @@ class Trainer:
         self.G.to(self.device)
         self.D.to(self.device)
         self.ema = EMA(self.G, config.train.ema_decay, config.train.ema_start)
-        self.loss = build_loss(config.loss.name)
+        self.loss = build_loss(config.loss)
+        self.regularizers = build_regularizers(config.regularize)
+        if config.regularize.diffaugment and self.dataset.kind != "image":
+            raise ConfigError("regularize.diffaugment augments images; set it to '' for 2-D point data")
+        self.augment = DiffAugment(config.regularize.diffaugment)
+        self.g_objective = G_OBJECTIVES.get(config.loss.g_objective)
+        self.unroller = Unroller(config.loss.unrolled_steps)
         optim = config.optim
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=optim.g_lr, betas=optim.g_betas)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=optim.d_lr, betas=optim.d_betas)
+        make_optimizer = OPTIMIZERS[optim.optimizer]
+        self.opt_G = make_optimizer(self.G.parameters(), optim.g_lr, optim.g_betas)
+        self.opt_D = make_optimizer(self.D.parameters(), optim.d_lr, optim.d_betas)
         self.stream = BatchStream(self.dataset, optim.batch_size, seed=config.train.seed, hflip=config.data.hflip)
         self.latent_rng = torch.Generator().manual_seed(config.train.seed)
         self.fixed_z, self.fixed_labels = self._fixed_latents()
@@ -104,40 +119,49 @@ class Trainer:
     # ----------------------------------------------------------------------------------------------
     # the phases of one step
 
-    def _draw_latents(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def draw_latents(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         z = sample_latents(n, self.G.z_dim, self.latent_rng).to(self.device)
         if not self.num_classes:
             return z, None
         return z, torch.randint(self.num_classes, (n,), generator=self.latent_rng).to(self.device)
 
-    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         real, labels = self.stream.next()
         labels = labels.to(self.device) if self.num_classes else None
         return real.to(self.device, non_blocking=True), labels
 
     def discriminator_step(self) -> None:
-        real, real_labels = self._real_batch()
-        z, fake_labels = self._draw_latents(len(real))
+        real, real_labels = self.real_batch()
+        z, fake_labels = self.draw_latents(len(real))
         with torch.no_grad():
             fake = self.G(z, fake_labels)
-        real_out = self.D(real, real_labels)
-        fake_out = self.D(fake, fake_labels)
-        loss = self.loss.d_loss(real_out, fake_out)
+        real, fake = self.augment(real), self.augment(fake)
+        real_out, fake_out = self.D(real, real_labels), self.D(fake, fake_labels)
+        batch = DiscriminatorBatch(self.D, real, fake, real_labels, fake_labels, real_out, fake_out)
+        terms = {penalty.name: penalty(batch) for penalty in self.regularizers.d_penalties}
+        terms.update({penalty.name: penalty(self.D) for penalty in self.regularizers.d_weight_penalties})
+        loss = self.loss.d_loss(real_out, fake_out) + sum(terms.values())
         self.opt_D.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_D.step()
+        for constraint in self.regularizers.d_constraints:
+            constraint(self.D)
         self.metrics.add({"d_loss": loss.detach(), "d_real": real_out.detach().mean(),
-                          "d_fake": fake_out.detach().mean()})
+                          "d_fake": fake_out.detach().mean(), **{k: v.detach() for k, v in terms.items()},
+                          **self.loss.after_d_step(real_out.detach(), fake_out.detach())})
 
     def generator_step(self) -> None:
-        z, labels = self._draw_latents(self.config.optim.batch_size)
+        critic = self.unroller.critic(self)  # D itself unless G trains against an unrolled D
+        z, labels = self.draw_latents(self.config.optim.batch_size)
         self.D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
-        loss = self.loss.g_loss(self.D(self.G(z, labels), labels))
+        fake = self.augment(self.G(z, labels))
+        terms = {penalty.name: penalty(self.G) for penalty in self.regularizers.g_weight_penalties}
+        loss = self.g_objective(self, critic, fake, labels) + sum(terms.values())
         self.opt_G.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_G.step()
         self.D.requires_grad_(True)
-        self.metrics.add({"g_loss": loss.detach()})
+        self.metrics.add({"g_loss": loss.detach(), **{k: v.detach() for k, v in terms.items()}})
 
     def _set_learning_rates(self) -> None:
         optim = self.config.optim
@@ -250,6 +274,7 @@ class Trainer:
             "step": self.step,
             "config": self.config.to_dict(),
             "stream": self.stream.state_dict(),
+            "loss": self.loss.state_dict(),
             "optimizers": optimizers,
             "data": {"kind": self.dataset.kind, "shape": list(self.dataset.shape()),
                      "num_classes": self.dataset.num_classes, "class_names": list(self.dataset.class_names),
@@ -280,6 +305,7 @@ class Trainer:
         if self.device.type == "cuda" and "rng.cuda" in tensors:
             torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
         self.stream.load_state_dict(meta["stream"])
+        self.loss.load_state_dict(meta["loss"])
         self.step = int(meta["step"])
         self.metrics.truncate_after(self.step)
 

@@ -1,0 +1,43 @@
+"""Layers that let D look at a whole batch, so that a collapsed G (all samples alike) is easy to spot."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class MinibatchDiscrimination(nn.Module):
+    """Salimans et al. 2016: features f (N, A) times a tensor T (A, B x C) give M (N, B, C); sample i gains
+    o_i,b = sum_j exp(-|M_i,b - M_j,b|_1) over the other samples j, appended to its features."""
+
+    def __init__(self, in_features: int, kernels: int = 100, kernel_dim: int = 5):
+        super().__init__()
+        self.kernels, self.kernel_dim = kernels, kernel_dim
+        self.T = nn.Parameter(torch.randn(in_features, kernels * kernel_dim) * 0.1)
+        self.out_features = in_features + kernels
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        M = (features @ self.T).view(len(features), self.kernels, self.kernel_dim)
+        distances = (M[:, None] - M[None]).abs().sum(dim=3)  # (N, N, B)
+        closeness = torch.exp(-distances).sum(dim=1) - 1  # minus the sample's own exp(0)
+        return torch.cat([features, closeness], dim=1)
+
+
+class MinibatchStdDev(nn.Module):
+    """Karras et al. 2018: the standard deviation of each feature over a group of samples, averaged to one
+    number per group and appended to every sample of that group (as a channel for feature maps)."""
+
+    def __init__(self, in_features: int = 0, group_size: int = 4):
+        super().__init__()
+        self.group_size = group_size
+        self.out_features = in_features + 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = len(x)
+        group = max(g for g in range(1, min(self.group_size, n) + 1) if n % g == 0)
+        grouped = x.view(group, n // group, *x.shape[1:])  # sample i is in group i % (n // group)
+        std = (grouped.var(dim=0, unbiased=False) + 1e-8).sqrt()
+        stat = std.flatten(1).mean(dim=1)  # (n // group,)
+        stat = stat.repeat(group).view(n, *([1] * (x.ndim - 1)))
+        shape = (n, 1, *x.shape[2:])
+        return torch.cat([x, stat.expand(shape)], dim=1)
