@@ -14,17 +14,19 @@ IMAGE_ARCHS = [name for name in ARCHITECTURES.names()
 
 
 @pytest.mark.parametrize("arch", IMAGE_ARCHS)
-@pytest.mark.parametrize("resolution, channels, num_classes", [(16, 1, 0), (32, 3, 10), (64, 3, 0)])
+@pytest.mark.parametrize("resolution, channels, num_classes",
+                         [(16, 1, 0), (16, 3, 4), (32, 1, 10), (32, 3, 0), (64, 3, 0), (128, 1, 0)])
 def test_image_models_shapes_ranges_and_gradients(arch, resolution, channels, num_classes):
     torch.manual_seed(0)
     cfg = ModelConfig(arch=arch, z_dim=8, g_width=4, d_width=4, conditional=num_classes > 0)
     G, D = build_models(cfg, resolution=resolution, channels=channels, num_classes=num_classes)
-    y = torch.tensor([0, 3, 9]) if num_classes else None
-    images = G(torch.randn(3, 8), y)
-    assert images.shape == (3, channels, resolution, resolution)
+    assert G.z_dim == 8 and G.num_classes == num_classes
+    y = torch.tensor([0, num_classes - 1]) if num_classes else None
+    images = G(torch.randn(2, 8), y)  # batch of 2 in train mode: batch norm must cope
+    assert images.shape == (2, channels, resolution, resolution)
     assert images.min() >= -1 and images.max() <= 1
     logits = D(images, y)
-    assert logits.shape == (3,) and D.features(images).ndim == 2
+    assert logits.shape == (2,) and D.features(images).ndim == 2
     logits.sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in D.parameters())
     assert all(p.grad is not None for p in G.parameters())
@@ -83,12 +85,30 @@ def test_batch_layers_sit_between_features_and_head(layers, extra):
     assert parametrize.is_parametrized(D.head.linear, "weight")  # the new head is spectrally normalized too
 
 
-def test_sngan_cnn_has_the_published_channels_at_32px():
+def test_sngan_cnn_has_the_published_channels_and_init_at_32px():
+    torch.manual_seed(0)
     G, D = build_models(ModelConfig(arch="sngan_cnn", z_dim=128), resolution=32, channels=3)
     d_convs = [m.out_channels for m in D.modules() if isinstance(m, nn.Conv2d)]
     g_convs = [m.out_channels for m in G.modules() if isinstance(m, (nn.ConvTranspose2d, nn.Conv2d))]
     assert d_convs == [64, 64, 128, 128, 256, 256, 512]
     assert G.input.out_features == 512 * 16 and g_convs == [256, 128, 64, 3]
+    assert D.body[-3].weight.std().item() == pytest.approx(0.02, rel=0.05)  # N(0, 0.02), as published
+
+
+@pytest.mark.parametrize("resolution, g_blocks, d_blocks, features", [
+    (32, [(256, 256)] * 3, [(3, 128), (128, 128), (128, 128), (128, 128)], 128),  # the CIFAR model
+    (64, [(1024, 512), (512, 256), (256, 128), (128, 64)],
+     [(3, 64), (64, 128), (128, 256), (256, 512), (512, 1024)], 1024),  # the ImageNet models
+    (128, [(1024, 1024), (1024, 512), (512, 256), (256, 128), (128, 64)],
+     [(3, 64), (64, 128), (128, 256), (256, 512), (512, 1024), (1024, 1024)], 1024),
+])
+def test_sngan_resnet_widths_follow_the_published_models(resolution, g_blocks, d_blocks, features):
+    cfg = ModelConfig(arch="sngan_resnet", z_dim=128, g_width=64, d_width=64)
+    with torch.device("meta"):  # shapes only: no memory, no init cost
+        G, D = build_models(cfg, resolution=resolution, channels=3)
+    assert [(b.conv1.in_channels, b.conv2.out_channels) for b in G.blocks] == g_blocks
+    assert [(b.conv1.in_channels, b.conv2.out_channels) for b in D.blocks] == d_blocks
+    assert D.head.linear.in_features == features
 
 
 def test_mlp_pair_for_points():
@@ -108,6 +128,8 @@ def test_mlp_pair_for_points():
      "model.arch=dcgan is for images but the data are 2-D points; use model.arch=mlp"),
     (ModelConfig(arch="mlp", conditional=True), dict(resolution=0, channels=2, data_kind="points"),
      "model.conditional=true needs labelled data"),
+    (ModelConfig(arch="mlp", conditional=True), dict(resolution=0, channels=2, num_classes=8, data_kind="points"),
+     "model.arch=mlp has no class-conditional variant; set model.conditional=false"),
     (ModelConfig(arch="biggan9"), dict(resolution=16, channels=3), "unknown architecture 'biggan9'; choose one of"),
 ])
 def test_model_config_errors(cfg, kwargs, message):

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
+from ..errors import ConfigError
 from ..nn import ProjectionHead
 from .base import ARCHITECTURES, Architecture, Discriminator, Generator
 
@@ -37,6 +38,8 @@ class MLPDiscriminator(Discriminator):
 
 
 def build(cfg: ModelConfig, resolution: int, channels: int, num_classes: int):
+    if num_classes:
+        raise ConfigError("model.arch=mlp has no class-conditional variant; set model.conditional=false")
     return (MLPGenerator(cfg.z_dim, cfg.g_width, cfg.hidden_layers, channels),
             MLPDiscriminator(cfg.d_width, cfg.hidden_layers, channels))
 

@@ -4,7 +4,8 @@ G: linear z -> 4x4, transposed 4x4 stride-2 convolutions with BN + ReLU, a 3x3 c
 D: pairs of (3x3 stride 1, 4x4 stride 2) convolutions with leaky ReLU 0.1, a last 3x3 convolution,
 then a linear (projection) head on the flattened 4x4 map. At 32px with width 64 the channels are
 exactly the paper's (G 512-256-128-64, D 64-64-128-128-256-256-512); other resolutions add or remove
-stages, with width doubling per halving of resolution up to 8x.
+stages, with width doubling per halving of resolution up to 8x. Convolutions and linear layers start
+from N(0, 0.02), as in the authors' code (chainer-gan-lib).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class SNGANCNNGenerator(Generator):
         self.norms = nn.ModuleList(make_norm(w, num_classes) for w in widths)
         self.ups = nn.ModuleList(nn.ConvTranspose2d(a, b, 4, 2, 1) for a, b in zip(widths, widths[1:]))
         self.output = nn.Conv2d(widths[-1], channels, 3, 1, 1)
+        init_normal(self)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = self.input(z).view(len(z), self.base_width, 4, 4)
@@ -48,9 +50,19 @@ class SNGANCNNDiscriminator(Discriminator):
         layers += [nn.Conv2d(previous, last, 3, 1, 1), nn.LeakyReLU(0.1), nn.Flatten()]
         self.body = nn.Sequential(*layers)
         self.head = ProjectionHead(16 * last, num_classes)
+        init_normal(self)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
+
+
+def init_normal(network: nn.Module, std: float = 0.02) -> None:
+    """N(0, std) weights and zero biases for convolutions and linear layers; norms and embeddings keep theirs."""
+    for m in network.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 def build(cfg: ModelConfig, resolution: int, channels: int, num_classes: int):

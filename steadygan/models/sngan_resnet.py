@@ -1,10 +1,16 @@
-"""The SN-GAN ResNet (Miyato et al. 2018; with projection, Miyato & Koyama 2018), CIFAR variant.
+"""The SN-GAN ResNet (Miyato et al. 2018; with projection, Miyato & Koyama 2018).
 
 G: linear z -> 4x4, one up-sampling residual block per doubling (BN/CBN, ReLU, nearest up, 3x3 conv,
-twice; 1x1 conv shortcut), then BN, ReLU, 3x3 conv, tanh. D: an "optimized" first block, down-sampling
-blocks to 8x8, two more blocks at 8x8, ReLU, global sum pooling and the (projection) head. Widths are
-constant as in the CIFAR model (G 4 x g_width = 256, D 2 x d_width = 128); higher resolutions add
-blocks. Residual convolutions start from Xavier-uniform with gain sqrt(2), shortcuts and linear
+twice; 1x1 conv shortcut), then BN, ReLU, 3x3 conv, tanh. D: an "optimized" first block, residual
+down-sampling blocks, ReLU, global sum pooling and the (projection) head.
+
+Widths follow the authors' two models, with w = g_width or d_width:
+- 16 and 32 px, the CIFAR model: constant widths, G 4w (256) and D 2w (128); D down-samples to 8x8
+  and adds two blocks there (16 px drops one up and one down block).
+- 64 and 128 px, the ImageNet models: G starts at 16w at 4x4 and halves per block down to w at full
+  resolution (at most 16w); D doubles from w per down-sampling up to 16w, down to 2x2 (64 px) or to
+  4x4 plus one more 16w block (128 px).
+Residual convolutions start from Xavier-uniform with gain sqrt(2), shortcuts, linear and embedding
 layers with gain 1, as in the authors' code.
 """
 
@@ -18,7 +24,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..nn import ProjectionHead, make_norm
-from .base import ARCHITECTURES, Architecture, Discriminator, Generator, upsamplings
+from .base import ARCHITECTURES, Architecture, Discriminator, Generator, stage_width, upsamplings
 
 RESIDUAL_GAIN = math.sqrt(2)
 
@@ -69,19 +75,42 @@ class DownBlock(nn.Module):
         return h + skip
 
 
+def is_cifar(resolution: int) -> bool:
+    """Whether `resolution` uses the constant-width CIFAR model rather than the ImageNet one."""
+    return resolution <= 32
+
+
+def generator_widths(width: int, resolution: int) -> list[int]:
+    """Channels at 4x4 and after each up-sampling block."""
+    sizes = [4 * 2 ** i for i in range(upsamplings(resolution) + 1)]
+    if is_cifar(resolution):
+        return [4 * width for _ in sizes]
+    return [stage_width(width, resolution, s, cap=16) for s in sizes]
+
+
+def discriminator_widths(width: int, resolution: int) -> list[tuple[int, bool]]:
+    """(channels, down-samples) of each block after the optimized first one."""
+    if is_cifar(resolution):
+        downsamplings = int(math.log2(resolution)) - 3  # the first block plus these reach 8x8
+        return [(2 * width, True)] * (downsamplings - 1) + [(2 * width, False)] * 2
+    blocks = [(width * 2 ** i, True) for i in range(1, 5)]  # 2w, 4w, 8w, 16w
+    return blocks if resolution == 64 else blocks + [(16 * width, False)]
+
+
 class SNGANResNetGenerator(Generator):
     def __init__(self, z_dim: int, resolution: int, channels: int, width: int, num_classes: int = 0):
         super().__init__(z_dim, num_classes)
-        self.width = 4 * width
-        self.input = nn.Linear(z_dim, 16 * self.width)
+        widths = generator_widths(width, resolution)
+        self.base_width = widths[0]
+        self.input = nn.Linear(z_dim, 16 * widths[0])
         nn.init.xavier_uniform_(self.input.weight)
-        self.blocks = nn.ModuleList(UpBlock(self.width, self.width, num_classes)
-                                    for _ in range(upsamplings(resolution)))
-        self.norm = nn.BatchNorm2d(self.width)
-        self.output = _conv(self.width, channels, 3, 1.0)
+        nn.init.zeros_(self.input.bias)
+        self.blocks = nn.ModuleList(UpBlock(a, b, num_classes) for a, b in zip(widths, widths[1:]))
+        self.norm = nn.BatchNorm2d(widths[-1])
+        self.output = _conv(widths[-1], channels, 3, 1.0)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.input(z).view(len(z), self.width, 4, 4)
+        h = self.input(z).view(len(z), self.base_width, 4, 4)
         for block in self.blocks:
             h = block(h, y)
         return torch.tanh(self.output(torch.relu(self.norm(h))))
@@ -90,14 +119,16 @@ class SNGANResNetGenerator(Generator):
 class SNGANResNetDiscriminator(Discriminator):
     def __init__(self, resolution: int, channels: int, width: int, num_classes: int = 0):
         super().__init__()
-        w = 2 * width
-        downsamplings = max(1, int(math.log2(resolution)) - 3)  # down to 8x8 (16px: one, to 8x8)
-        blocks = [DownBlock(channels, w, downsample=True, first=True)]
-        blocks += [DownBlock(w, w, downsample=True) for _ in range(downsamplings - 1)]
-        blocks += [DownBlock(w, w, downsample=False) for _ in range(2)]
+        first = 2 * width if is_cifar(resolution) else width
+        blocks = [DownBlock(channels, first, downsample=True, first=True)]
+        previous = first
+        for w, downsample in discriminator_widths(width, resolution):
+            blocks.append(DownBlock(previous, w, downsample))
+            previous = w
         self.blocks = nn.Sequential(*blocks)
-        self.head = ProjectionHead(w, num_classes)
+        self.head = ProjectionHead(previous, num_classes)
         nn.init.xavier_uniform_(self.head.linear.weight)
+        nn.init.zeros_(self.head.linear.bias)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.blocks(x)).sum(dim=(2, 3))  # global sum pooling

@@ -13,6 +13,8 @@ class ProjectionHead(nn.Module):
         super().__init__()
         self.linear = nn.Linear(features, 1)
         self.embed = nn.Embedding(num_classes, features) if num_classes else None
+        if self.embed is not None:  # Xavier as in the authors' code; N(0, 1) rows would swamp psi(phi)
+            nn.init.xavier_uniform_(self.embed.weight)
 
     def forward(self, phi: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         out = self.linear(phi).squeeze(1)

@@ -22,6 +22,8 @@ class SpectralNorm(nn.Module):
         if n_power_iterations < 1:
             raise ValueError(f"n_power_iterations must be >= 1, got {n_power_iterations}")
         self.n_power_iterations = n_power_iterations
+        # (out, -1) for Linear and Conv2d. A ConvTranspose2d weight is (in, out, k, k): read the same way it
+        # is the matrix of the convolution it transposes, whose norm it shares, so u has `in` entries there.
         matrix = weight.detach().flatten(1)
         u = F.normalize(torch.randn(matrix.shape[0], dtype=matrix.dtype, device=matrix.device), dim=0, eps=EPS)
         self.register_buffer("u", u)
