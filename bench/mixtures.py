@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -46,6 +47,10 @@ TECHNIQUES: dict[str, tuple[str, list[str]]] = {
     "ttur": ("TTUR (G 1e-4, D 4e-4)", ["optim.g_lr=1e-4", "optim.d_lr=4e-4"]),
     "wgan-gp-mbstd": ("WGAN-GP + minibatch stddev", WGAN_GP + ["model.minibatch_stddev=true"]),
     "r1-mbstd": ("GAN + R1 + minibatch stddev", ["regularize.r1=1.0", "model.minibatch_stddev=true"]),
+    "lsgan-ttur": ("LSGAN + TTUR", ["loss.name=lsgan", "optim.g_lr=1e-4", "optim.d_lr=4e-4"]),
+    "ttur-mbstd": ("TTUR + minibatch stddev", ["optim.g_lr=1e-4", "optim.d_lr=4e-4", "model.minibatch_stddev=true"]),
+    "lsgan-ttur-mbstd": ("LSGAN + TTUR + minibatch stddev", ["loss.name=lsgan", "optim.g_lr=1e-4", "optim.d_lr=4e-4",
+                                                             "model.minibatch_stddev=true"]),
     "sn-hinge-mbstd": ("spectral norm + hinge + minibatch stddev", ["model.spectral_norm=true", "loss.name=hinge",
                                                                     "model.minibatch_stddev=true"]),
 }
@@ -179,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(t, m, s, steps) for t in techniques for m in MIXTURES for s in range(seeds)]
     jobs.sort(key=lambda job: "unrolled" not in job[0])  # the slowest first, for better packing
 
+    os.environ["OMP_NUM_THREADS"] = "1"  # spawned workers start with one thread each: one worker per core
     start = time.perf_counter()
     results = []
     with multiprocessing.get_context("spawn").Pool(args.workers) as pool:

@@ -17,10 +17,13 @@ class MinibatchDiscrimination(nn.Module):
         self.out_features = in_features + kernels
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        M = (features @ self.T).view(len(features), self.kernels, self.kernel_dim)
-        distances = (M[:, None] - M[None]).abs().sum(dim=3)  # (N, N, B)
-        closeness = torch.exp(-distances).sum(dim=1) - 1  # minus the sample's own exp(0)
-        return torch.cat([features, closeness], dim=1)
+        n = len(features)
+        M = (features @ self.T).view(n, self.kernels, self.kernel_dim)
+        # Kernels in chunks bound the (N, N, chunk, C) temporary; torch.cdist would be faster but has no
+        # double backward, which gradient penalties on D need.
+        chunk = max(1, 2 ** 24 // (n * n * self.kernel_dim))
+        closeness = [torch.exp(-(Mk[:, None] - Mk[None]).abs().sum(dim=3)).sum(dim=1) for Mk in M.split(chunk, dim=1)]
+        return torch.cat([features, torch.cat(closeness, dim=1) - 1], dim=1)  # minus each sample's own exp(0)
 
 
 class MinibatchStdDev(nn.Module):
@@ -36,7 +39,8 @@ class MinibatchStdDev(nn.Module):
         n = len(x)
         group = max(g for g in range(1, min(self.group_size, n) + 1) if n % g == 0)
         grouped = x.view(group, n // group, *x.shape[1:])  # sample i is in group i % (n // group)
-        std = (grouped.var(dim=0, unbiased=False) + 1e-8).sqrt()
+        deviation = grouped - grouped.mean(dim=0)
+        std = (deviation.pow(2).mean(dim=0) + 1e-8).sqrt()  # written out: torch.var over dim 0 is slow on CPU
         stat = std.flatten(1).mean(dim=1)  # (n // group,)
         stat = stat.repeat(group).view(n, *([1] * (x.ndim - 1)))
         shape = (n, 1, *x.shape[2:])
