@@ -52,7 +52,7 @@ def test_bad_overrides_name_the_problem(override, message):
 
 
 def test_unknown_recipe_lists_the_recipes(tmp_path):
-    with pytest.raises(ConfigError, match="unknown recipe 'sngna'; choose one of: began, dcgan, lsgan, sngan, sngan-projection, toy2d, unrolled, wgan, wgan-gp"):
+    with pytest.raises(ConfigError, match="unknown recipe 'sngna'; choose one of: began, dcgan, lsgan, sngan, sngan-projection, toy2d, ttur, unrolled, wgan, wgan-gp"):
         load_config("sngna")
     with pytest.raises(ConfigError, match="recipe file .* does not exist"):
         load_config(str(tmp_path / "mine.yaml"))

@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from steadygan.config import recipe_names
 from steadygan.train import Trainer, load_checkpoint
 from helpers import tiny_config
 
@@ -101,3 +102,11 @@ def test_ema_tracks_generator(tmp_path):
     trainer.fit()
     for averaged, old, new in zip(trainer.ema.model.parameters(), before, trainer.G.parameters()):
         assert torch.allclose(averaged, 0.5 * old + 0.5 * new)
+
+
+@pytest.mark.parametrize("recipe", recipe_names())
+def test_every_recipe_trains(tmp_path, recipe):
+    trainer = Trainer(tiny_config(tmp_path, recipe, **{"train.steps": 2}), progress=False, tensorboard=False)
+    before = [p.detach().clone() for p in trainer.G.parameters()]
+    trainer.train_step()
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.G.parameters()))

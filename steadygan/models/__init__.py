@@ -22,8 +22,9 @@ def build_models(cfg: ModelConfig, *, resolution: int, channels: int, num_classe
     if arch.data_kind != data_kind:
         if data_kind == "points":
             raise ConfigError(f"model.arch={cfg.arch} is for images but the data are 2-D points; use model.arch=mlp")
-        raise ConfigError(f"model.arch={cfg.arch} is for 2-D point data (data.source=ring8 or grid25); use dcgan, "
-                          "sngan_cnn or sngan_resnet for images")
+        image_archs = [n for n in ARCHITECTURES.names() if ARCHITECTURES.get(n).data_kind == "image"]
+        raise ConfigError(f"model.arch={cfg.arch} is for 2-D point data (data.source=ring8 or grid25); use one of "
+                          f"{', '.join(image_archs)} for images")
     if arch.output == "energy" and (cfg.conditional or cfg.minibatch_discrimination or cfg.minibatch_stddev):
         raise ConfigError(f"model.arch={cfg.arch} has an auto-encoder D: it supports neither model.conditional "
                           "nor the minibatch layers; set them to false")
@@ -50,15 +51,16 @@ BATCH_LAYERS = (("minibatch_discrimination", MinibatchDiscrimination), ("minibat
 def add_batch_layers(D: Discriminator, cfg: ModelConfig) -> None:
     """Inserts the switched-on batch-level layers between D's features and a head resized to match."""
     chosen = [layer_type for key, layer_type in BATCH_LAYERS if getattr(cfg, key)]
-    if chosen:
-        features = D.head.linear.in_features
-        layers = []
-        for layer_type in chosen:
-            layers.append(layer_type(features))
-            features = layers[-1].out_features
-        num_classes = D.head.embed.num_embeddings if D.head.embed is not None else 0
-        D.batch_layers = nn.Sequential(*layers)
-        D.head = ProjectionHead(features, num_classes)
+    if not chosen:
+        return
+    features = D.head.linear.in_features
+    layers = []
+    for layer_type in chosen:
+        layers.append(layer_type(features))
+        features = layers[-1].out_features
+    num_classes = D.head.embed.num_embeddings if D.head.embed is not None else 0
+    D.batch_layers = nn.Sequential(*layers)
+    D.head = ProjectionHead(features, num_classes)
 
 
 __all__ = ["ARCHITECTURES", "Architecture", "Discriminator", "Generator", "build_models"]

@@ -1,7 +1,8 @@
 """The training loop: n_dis D steps then one G step, with EMA, logging, samples and checkpoints.
 
 The loop knows phases and schedules, never technique names: the networks come from the model
-registry, the objective from the loss registry, and the data from the data package.
+registry, the losses and G's objective from their registries, penalties, constraints and DiffAugment
+from the `regularize` section, and the data from the data package.
 """
 
 from __future__ import annotations
