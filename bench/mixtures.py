@@ -193,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{i}/{len(jobs)}] {TECHNIQUES[result['technique']][0]} on {result['mixture']} seed {result['seed']}: "
                   f"{result['modes']}/{result['total_modes']} modes, {100 * result['high_quality']:.1f}% HQ "
                   f"({result['seconds']:.0f} s)", flush=True)
-    text = table(results, techniques, seeds, steps)
+    text = f"Command: python bench/mixtures.py {' '.join(argv if argv is not None else sys.argv[1:])}\n\n"
+    text += table(results, techniques, seeds, steps)
     text += f"\nWall time {time.perf_counter() - start:.0f} s with {args.workers} worker(s).\n"
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
