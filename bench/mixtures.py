@@ -47,6 +47,7 @@ TECHNIQUES: dict[str, tuple[str, list[str]]] = {
     "ttur": ("TTUR (G 1e-4, D 4e-4)", ["optim.g_lr=1e-4", "optim.d_lr=4e-4"]),
     "wgan-gp-mbstd": ("WGAN-GP + minibatch stddev", WGAN_GP + ["model.minibatch_stddev=true"]),
     "r1-mbstd": ("GAN + R1 + minibatch stddev", ["regularize.r1=1.0", "model.minibatch_stddev=true"]),
+    "ttur-r1": ("TTUR + R1 (gamma 1)", ["optim.g_lr=1e-4", "optim.d_lr=4e-4", "regularize.r1=1.0"]),
     "lsgan-ttur": ("LSGAN + TTUR", ["loss.name=lsgan", "optim.g_lr=1e-4", "optim.d_lr=4e-4"]),
     "ttur-mbstd": ("TTUR + minibatch stddev", ["optim.g_lr=1e-4", "optim.d_lr=4e-4", "model.minibatch_stddev=true"]),
     "lsgan-ttur-mbstd": ("LSGAN + TTUR + minibatch stddev", ["loss.name=lsgan", "optim.g_lr=1e-4", "optim.d_lr=4e-4",
