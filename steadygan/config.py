@@ -17,6 +17,9 @@ import yaml
 from .errors import ConfigError
 
 
+LABEL_MODES = ("auto", "none", "folders", "csv")
+
+
 @dataclass
 class DataConfig:
     source: str = "digits"  # a folder, a .zip, MNIST IDX files, or a built-in: digits, ring8, grid25
@@ -231,7 +234,7 @@ def load_config(recipe: str = "dcgan", overrides: Iterable[str] = ()) -> Config:
 
 
 FIXED_CHOICES = {
-    ("data", "labels"): ("auto", "none", "folders", "csv"),
+    ("data", "labels"): LABEL_MODES,
     ("optim", "lr_decay"): ("none", "linear"),
     ("optim", "optimizer"): ("adam", "rmsprop"),
     ("model", "init"): ("default", "orthogonal"),

@@ -72,18 +72,24 @@ class LoadedGenerator:
         return make_grid(samples, nrow)
 
 
+def models_from_meta(meta: dict[str, Any]) -> tuple[Config, nn.Module, nn.Module]:
+    """The config a checkpoint records and freshly built (untrained) G and D for it."""
+    config = from_dict(meta["config"])
+    data = meta["data"]
+    G, D = build_models(config.model, resolution=config.data.resolution, channels=data["shape"][0],
+                        num_classes=data["num_classes"], data_kind=data["kind"])
+    return config, G, D
+
+
 def load_generator(checkpoint: str | Path, *, ema: bool = True, device: str = "cpu") -> LoadedGenerator:
     """G (by default the EMA copy) from a checkpoint file or run folder, in eval mode."""
     tensors, meta, path = load_checkpoint(checkpoint)
-    config = from_dict(meta["config"])
-    data = meta["data"]
-    generator, _ = build_models(config.model, resolution=config.data.resolution, channels=data["shape"][0],
-                                num_classes=data["num_classes"], data_kind=data["kind"])
+    config, generator, _ = models_from_meta(meta)
     try:
         generator.load_state_dict(unflatten("G_ema" if ema else "G", tensors))
     except RuntimeError as exc:
         raise CheckpointError(f"checkpoint '{path}' does not fit its own config ({str(exc).splitlines()[0]})") from None
-    return LoadedGenerator(generator.to(device).eval(), config, int(meta["step"]), data, path)
+    return LoadedGenerator(generator.to(device).eval(), config, int(meta["step"]), meta["data"], path)
 
 
 def sample(checkpoint: str | Path, n: int = 64, *, out: str | Path = "samples.png", separate: bool = False,
@@ -131,14 +137,11 @@ def interpolate(checkpoint: str | Path, *, out: str | Path = "interpolation", ro
 def info(checkpoint: str | Path) -> dict[str, Any]:
     """What a checkpoint holds: step, data, model size and the full config."""
     _, meta, path = load_checkpoint(checkpoint)
-    config = from_dict(meta["config"])
-    data = meta["data"]
-    models = build_models(config.model, resolution=config.data.resolution, channels=data["shape"][0],
-                          num_classes=data["num_classes"], data_kind=data["kind"])
+    _, *models = models_from_meta(meta)
     return {
         "path": str(path),
         "step": meta["step"],
-        "data": data,
+        "data": meta["data"],
         "parameters": {name: sum(p.numel() for p in model.parameters()) for name, model in zip("GD", models)},
         "size_mb": round(path.stat().st_size / 2**20, 2),
         "config": meta["config"],

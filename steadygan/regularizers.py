@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from .config import RegularizeConfig
+from .nn import WEIGHTED_LAYERS
 
 Critic = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
-WEIGHTED_LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from ..config import DataConfig
 from ..errors import DataError
 from ..images import make_grid
 from .cache import cached_images
-from .sources import BUILTIN_IMAGES, list_source
+from .sources import list_source
 from .toy import MIXTURES, sample_mixture, toy_centres
 
 POINTS_IN_MIXTURE = 100_000  # the fixed training set of the PacGAN protocol
@@ -106,7 +106,7 @@ def build_dataset(cfg: DataConfig, progress: bool = True) -> ImageDataset | Poin
     channels = cfg.channels or listing.native_channels
     # Built-in digits (8x8) and MNIST (28x28) are low-resolution by nature and conventionally upsampled;
     # a user's photos are never silently blown up.
-    allow_upscale = listing.decoded is not None or cfg.source in BUILTIN_IMAGES
+    allow_upscale = listing.decoded is not None
     images = cached_images(listing, cfg.resolution, channels, cache_dir=cfg.cache_dir,
                            allow_upscale=allow_upscale, progress=progress)
     labels = None

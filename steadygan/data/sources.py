@@ -20,11 +20,10 @@ from typing import Callable
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..config import LABEL_MODES
 from ..errors import DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
-LABEL_MODES = ("auto", "none", "folders", "csv")
-BUILTIN_IMAGES = ("digits",)
 
 
 @dataclass
@@ -133,13 +132,11 @@ def _apply_labels(listing: Listing, names: list[str], read: Callable[[str], byte
     if csv_name is not None:
         base = str(PurePosixPath(csv_name).parent).strip(".")
         table = _read_labels_csv(read(csv_name).decode("utf-8-sig"), f"{where}/{csv_name}", base, split)
-        missing = [e for e in listing.entries if e not in table]
-        kept = [e for e in listing.entries if e in table and (not split or table[e][1] == split)]
-        if len(missing) == len(listing.entries):
+        if not any(e in table for e in listing.entries):
             raise DataError(f"no image in '{where}' is listed in its {csv_name}; its file column must hold "
                             f"paths relative to the csv, like {listing.entries[0][len(base) + 1 if base else 0:]}")
-        listing.entries = kept
-        listing.labels = [table[e][0] for e in kept]
+        listing.entries = [e for e in listing.entries if e in table and (not split or table[e][1] == split)]
+        listing.labels = [table[e][0] for e in listing.entries]
     else:
         if split:
             listing.entries = [e for e in listing.entries if PurePosixPath(e).parts[0] == split]

@@ -6,13 +6,12 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..errors import ConfigError
-from ..nn import MinibatchDiscrimination, MinibatchStdDev, ProjectionHead, apply_spectral_norm
+from ..nn import WEIGHTED_LAYERS, MinibatchDiscrimination, MinibatchStdDev, ProjectionHead, apply_spectral_norm
 from ..regularizers import orthogonal_init
 from . import began, dcgan, mlp, sngan_cnn, sngan_resnet  # noqa: F401  (each registers its architecture)
 from .base import ARCHITECTURES, IMAGE_RESOLUTIONS, Architecture, Discriminator, Generator
 
 INITS = {"default": lambda network: network, "orthogonal": orthogonal_init}  # "default": each arch's own
-G_SPECTRAL_NORM_LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)  # not the class gains of conditional BN
 
 
 def build_models(cfg: ModelConfig, *, resolution: int, channels: int, num_classes: int = 0,
@@ -41,7 +40,7 @@ def build_models(cfg: ModelConfig, *, resolution: int, channels: int, num_classe
     if cfg.spectral_norm:
         apply_spectral_norm(D, cfg.sn_power_iterations)
     if cfg.g_spectral_norm:
-        apply_spectral_norm(G, cfg.sn_power_iterations, G_SPECTRAL_NORM_LAYERS)
+        apply_spectral_norm(G, cfg.sn_power_iterations, WEIGHTED_LAYERS)  # not the class gains of conditional BN
     return G, D
 
 

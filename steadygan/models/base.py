@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..nn import ProjectionHead
+from ..nn import WEIGHTED_LAYERS, ProjectionHead
 from ..registry import Registry
 
 IMAGE_RESOLUTIONS = (16, 32, 64, 128)
@@ -63,3 +63,12 @@ def upsamplings(resolution: int) -> int:
 def stage_width(width: int, resolution: int, stage_resolution: int, cap: int = 8) -> int:
     """Channels at one stage: `width` at full resolution, doubling per halving, at most cap * width."""
     return width * min(cap, resolution // stage_resolution)
+
+
+def init_normal(network: nn.Module, std: float = 0.02) -> None:
+    """N(0, std) weights and zero biases for convolutions and linear layers; norms and embeddings keep theirs."""
+    for m in network.modules():
+        if isinstance(m, WEIGHTED_LAYERS):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)

@@ -12,7 +12,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..nn import ProjectionHead, make_norm
-from .base import ARCHITECTURES, Architecture, Discriminator, Generator, stage_width, upsamplings
+from .base import ARCHITECTURES, Architecture, Discriminator, Generator, init_normal, stage_width, upsamplings
 
 
 class DCGANGenerator(Generator):
@@ -55,12 +55,9 @@ class DCGANDiscriminator(Discriminator):
 
 def init_dcgan(module: nn.Module) -> None:
     """N(0, 0.02) for convolutions and linear layers, N(1, 0.02) for batch-norm gains (Radford et al.)."""
+    init_normal(module, 0.02)
     for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d) and m.affine:
+        if isinstance(m, nn.BatchNorm2d) and m.affine:
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
 

@@ -15,7 +15,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..nn import ProjectionHead, make_norm
-from .base import ARCHITECTURES, Architecture, Discriminator, Generator, stage_width, upsamplings
+from .base import ARCHITECTURES, Architecture, Discriminator, Generator, init_normal, stage_width, upsamplings
 
 
 class SNGANCNNGenerator(Generator):
@@ -54,15 +54,6 @@ class SNGANCNNDiscriminator(Discriminator):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
-
-
-def init_normal(network: nn.Module, std: float = 0.02) -> None:
-    """N(0, std) weights and zero biases for convolutions and linear layers; norms and embeddings keep theirs."""
-    for m in network.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, std)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
 
 
 def build(cfg: ModelConfig, resolution: int, channels: int, num_classes: int):

@@ -3,7 +3,7 @@
 from .conditional_bn import BatchNorm2d, ConditionalBatchNorm2d, make_norm
 from .minibatch import MinibatchDiscrimination, MinibatchStdDev
 from .projection import ProjectionHead
-from .spectral_norm import SpectralNorm, apply_spectral_norm, spectral_norm, spectral_norm_of
+from .spectral_norm import WEIGHTED_LAYERS, SpectralNorm, apply_spectral_norm, spectral_norm, spectral_norm_of
 
-__all__ = ["BatchNorm2d", "ConditionalBatchNorm2d", "MinibatchDiscrimination", "MinibatchStdDev", "ProjectionHead", "SpectralNorm", "apply_spectral_norm", "make_norm",
+__all__ = ["BatchNorm2d", "ConditionalBatchNorm2d", "MinibatchDiscrimination", "MinibatchStdDev", "ProjectionHead", "SpectralNorm", "WEIGHTED_LAYERS", "apply_spectral_norm", "make_norm",
            "spectral_norm", "spectral_norm_of"]

@@ -13,6 +13,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 EPS = 1e-12
+WEIGHTED_LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)  # the layers whose weight is a linear map
 WARMUP_ITERATIONS = 15  # a fresh random u is far from the top singular vector; start close to it
 
 
@@ -66,8 +67,7 @@ def spectral_norm_of(module: nn.Module, name: str = "weight") -> SpectralNorm:
 
 
 def apply_spectral_norm(network: nn.Module, n_power_iterations: int = 1,
-                        layer_types: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear,
-                                                                    nn.Embedding)) -> nn.Module:
+                        layer_types: tuple[type[nn.Module], ...] = WEIGHTED_LAYERS + (nn.Embedding,)) -> nn.Module:
     """Spectral normalization on every layer of the given types, after the network's own init."""
     for module in list(network.modules()):
         if isinstance(module, layer_types) and not parametrize.is_parametrized(module, "weight"):

@@ -50,10 +50,10 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     """(tensors, meta, resolved path); a CheckpointError for anything steadygan did not write."""
     path = resolve(path)
     try:
-        tensors = load_safetensors(path.read_bytes())
-        with open(path, "rb") as handle:
-            header_size = int.from_bytes(handle.read(8), "little")
-            header = json.loads(handle.read(header_size)).get("__metadata__") or {}
+        payload = path.read_bytes()
+        tensors = load_safetensors(payload)
+        header_size = int.from_bytes(payload[:8], "little")  # safetensors: u64 length, then the JSON header
+        header = json.loads(payload[8:8 + header_size]).get("__metadata__") or {}
     except (SafetensorError, ValueError, OSError) as exc:
         raise CheckpointError(
             f"'{path}' is not a steadygan checkpoint (cannot read it as safetensors: "

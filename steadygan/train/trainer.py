@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..augment import DiffAugment
-from ..config import Config, apply_overrides, from_dict, validate
+from ..config import Config, apply_overrides, from_dict, load_config, validate
 from ..data import BatchStream, build_dataset
 from ..errors import CheckpointError, ConfigError
 from ..images import save_image
@@ -314,8 +314,6 @@ class Trainer:
 def train(recipe: str = "dcgan", overrides: list[str] | tuple[str, ...] = (), *, resume: str | Path | None = None,
           progress: bool = True, tensorboard: bool = True) -> TrainResult:
     """Train a recipe with `section.key=value` overrides, or resume a run folder or checkpoint."""
-    from ..config import load_config
-
     if resume is not None:
         trainer = Trainer.resume(resume, overrides, progress=progress, tensorboard=tensorboard)
     else:
