@@ -1,123 +1,146 @@
 """The 2-D mode-collapse benchmark: every technique on the ring of 8 and the grid of 25 Gaussians.
 
-    python bench/mixtures.py            # the full table: all techniques, both mixtures, 5 seeds
-    python bench/mixtures.py --quick    # a smoke version (1 seed, a few techniques, short runs)
+    python bench/mixtures.py            # the full table: every technique, both mixtures, 5 seeds
+    python bench/mixtures.py --quick    # a smoke version (1 seed, 3 rows, short runs)
 
 Protocol (VEEGAN, Srivastava et al. 2017; PacGAN, Lin et al. 2018): ring centres at 2*pi*k/8 on the
 unit circle with std 0.01, grid centres {-4, -2, 0, 2, 4}^2 with std 0.05; MLP G and D with two hidden
 layers of 128 units, z of 256; 2,500 samples evaluated; a sample is high quality within 3 std of its
 nearest centre; a mode is captured when a high-quality sample is nearest to it; KL is that of the
-high-quality samples' mode histogram from uniform. The number of G steps is smaller than VEEGAN's
-25k to fit a CPU budget; it is printed with the table, with the command that made it.
+high-quality samples' mode histogram from uniform (PacGAN's reverse KL).
 
-Writes bench/results/mixtures.md (the table) and bench/results/mixtures.png (samples per technique).
+Each technique runs on VEEGAN's networks and optimizer (the `toy2d` recipe) with the technique's
+published settings, all for the same number of G steps (`--steps`), far fewer than VEEGAN's 25k so
+that the table fits a CPU budget. steadygan's 2-D recipe (`toy2d-stable`) is scored at that same
+budget and at its own 10k-step schedule. The generator scored is the one `steadygan sample` draws from:
+the EMA of G when the recipe keeps one, G itself otherwise.
+
+Writes bench/results/mixtures.md (the table) and bench/results/mixtures.png (samples per row).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing
-import os
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-# key: (label, overrides of the toy2d recipe). Settings are each technique's published defaults.
-WGAN_GP = ["loss.name=wasserstein", "regularize.gradient_penalty=10", "optim.g_lr=1e-4", "optim.d_lr=1e-4",
-           "optim.g_betas=[0.0,0.9]", "optim.d_betas=[0.0,0.9]", "optim.n_dis=5"]
-TECHNIQUES: dict[str, tuple[str, list[str]]] = {
-    "gan": ("GAN (non-saturating)", []),
-    "smoothing": ("GAN + one-sided label smoothing", ["loss.label_smoothing=one_sided"]),
-    "lsgan": ("LSGAN", ["loss.name=lsgan"]),
-    "hinge": ("hinge", ["loss.name=hinge"]),
-    "wgan": ("WGAN (clipping, RMSprop, n_critic 5)", ["loss.name=wasserstein", "regularize.weight_clip=0.01",
-                                                      "optim.optimizer=rmsprop", "optim.g_lr=5e-5",
-                                                      "optim.d_lr=5e-5", "optim.n_dis=5"]),
-    "wgan-gp": ("WGAN-GP (n_critic 5)", WGAN_GP),
-    "r1": ("GAN + R1 (gamma 1)", ["regularize.r1=1.0"]),
-    "feature-matching": ("feature matching", ["loss.g_objective=feature_matching"]),
-    "minibatch-discrimination": ("minibatch discrimination", ["model.minibatch_discrimination=true"]),
-    "minibatch-stddev": ("minibatch stddev", ["model.minibatch_stddev=true"]),
-    "unrolled": ("unrolled GAN (K = 5)", ["loss.unrolled_steps=5"]),
-    "sn-hinge": ("spectral norm + hinge", ["model.spectral_norm=true", "loss.name=hinge"]),
-    "ttur": ("TTUR (G 1e-4, D 4e-4)", ["optim.g_lr=1e-4", "optim.d_lr=4e-4"]),
-    "wgan-gp-mbstd": ("WGAN-GP + minibatch stddev", WGAN_GP + ["model.minibatch_stddev=true"]),
-    "r1-mbstd": ("GAN + R1 + minibatch stddev", ["regularize.r1=1.0", "model.minibatch_stddev=true"]),
-    "ttur-r1": ("TTUR + R1 (gamma 1)", ["optim.g_lr=1e-4", "optim.d_lr=4e-4", "regularize.r1=1.0"]),
-    "lsgan-ttur": ("LSGAN + TTUR", ["loss.name=lsgan", "optim.g_lr=1e-4", "optim.d_lr=4e-4"]),
-    "ttur-mbstd": ("TTUR + minibatch stddev", ["optim.g_lr=1e-4", "optim.d_lr=4e-4", "model.minibatch_stddev=true"]),
-    "lsgan-ttur-mbstd": ("LSGAN + TTUR + minibatch stddev", ["loss.name=lsgan", "optim.g_lr=1e-4", "optim.d_lr=4e-4",
-                                                             "model.minibatch_stddev=true"]),
-    "sn-hinge-mbstd": ("spectral norm + hinge + minibatch stddev", ["model.spectral_norm=true", "loss.name=hinge",
-                                                                    "model.minibatch_stddev=true"]),
+from common import mean_std, run_pool
+
+
+@dataclass(frozen=True)
+class Entry:
+    label: str
+    overrides: tuple[str, ...] = ()
+    recipe: str = "toy2d"
+    own_schedule: bool = False  # train for the recipe's own train.steps instead of the common budget
+    cost: float = 1.0  # seconds per step relative to plain GAN: slow runs are started first, for packing
+
+
+WGAN_GP = ("loss.name=wasserstein", "regularize.gradient_penalty=10", "optim.g_lr=1e-4", "optim.d_lr=1e-4",
+           "optim.g_betas=[0.0,0.9]", "optim.d_betas=[0.0,0.9]", "optim.n_dis=5")
+TTUR = ("optim.g_lr=1e-4", "optim.d_lr=4e-4")
+STABLE = "steadygan 2-D recipe (toy2d-stable)"
+ENTRIES: dict[str, Entry] = {
+    "gan": Entry("GAN (non-saturating)"),
+    "smoothing": Entry("GAN + one-sided label smoothing", ("loss.label_smoothing=one_sided",)),
+    "smoothing-2": Entry("GAN + two-sided label smoothing", ("loss.label_smoothing=two_sided",)),
+    "lsgan": Entry("LSGAN (0-1 coding)", ("loss.name=lsgan",)),
+    "lsgan-chi2": Entry("LSGAN (-1, 1, 0 coding)", ("loss.name=lsgan_chi2",)),
+    "hinge": Entry("hinge", ("loss.name=hinge",)),
+    "wgan": Entry("WGAN (clipping 0.01, RMSprop 5e-5, n_critic 5)",
+                  ("loss.name=wasserstein", "regularize.weight_clip=0.01", "optim.optimizer=rmsprop",
+                   "optim.g_lr=5e-5", "optim.d_lr=5e-5", "optim.n_dis=5"), cost=3),
+    "wgan-gp": Entry("WGAN-GP (lambda 10, Adam 1e-4 (0, 0.9), n_critic 5)", WGAN_GP, cost=4.5),
+    "r1": Entry("GAN + R1 (gamma 1)", ("regularize.r1=1.0",), cost=1.3),
+    "feature-matching": Entry("feature matching", ("loss.g_objective=feature_matching",)),
+    "minibatch-discrimination": Entry("minibatch discrimination (B 10, C 5, groups of 64)",
+                                      ("model.minibatch_discrimination=true", "model.mbd_kernels=10",
+                                       "model.mbd_group=64"), cost=6),
+    "minibatch-stddev": Entry("minibatch stddev (group 4)", ("model.minibatch_stddev=true",), cost=1.3),
+    "unrolled": Entry("unrolled GAN (K = 5)", ("loss.unrolled_steps=5",), cost=6.5),
+    "sn-hinge": Entry("spectral norm + hinge", ("model.spectral_norm=true", "loss.name=hinge"), cost=1.3),
+    "ttur": Entry("TTUR (G 1e-4, D 4e-4)", TTUR),
+    "orthogonal": Entry("orthogonal init + regularization (beta 1e-4)",
+                        ("model.init=orthogonal", "regularize.ortho_g=1e-4", "regularize.ortho_d=1e-4"), cost=1.1),
+    "g-batchnorm": Entry("GAN + batch norm in G", ("model.g_batchnorm=true",)),
+    "ns-gp": Entry("GAN + gradient penalty 0.05", ("regularize.gradient_penalty=0.05",), cost=1.4),
+    "ttur-r1": Entry("TTUR + R1", TTUR + ("regularize.r1=1.0",), cost=1.3),
+    "lsgan-ttur": Entry("LSGAN + TTUR", ("loss.name=lsgan",) + TTUR),
+    "ttur-mbstd": Entry("TTUR + minibatch stddev", TTUR + ("model.minibatch_stddev=true",), cost=1.3),
+    "stable": Entry(STABLE, recipe="toy2d-stable", cost=1.5),
+    "stable-full": Entry(STABLE, recipe="toy2d-stable", own_schedule=True, cost=1.5),
 }
-QUICK_TECHNIQUES = ["gan", "wgan-gp", "minibatch-stddev"]
+QUICK_ENTRIES = ["gan", "wgan-gp", "stable"]
 MIXTURES = ("ring8", "grid25")
 SAMPLES = 2500
+DEFAULT_STEPS = 1000
 
-# Published rows (protocols in ../shared/reference/published-results.md): (ring modes, ring HQ %,
-# grid modes, grid HQ %, source).
+# Published rows (protocols in ../shared/reference/published-results.md): (method, ring modes, ring HQ %,
+# ring KL, grid modes, grid HQ %, grid KL, source); "-" where the paper gives no KL.
 PUBLISHED = [
-    ("GAN", 1, 99.3, 3.3, 0.5, "VEEGAN Table 1 (25k steps)"),
-    ("Unrolled GAN (5 steps)", 7.6, 35.6, 23.6, 16, "VEEGAN Table 1"),
-    ("VEEGAN", 8, 52.9, 24.6, 40, "VEEGAN Table 1"),
-    ("WGAN-GP", 6.8, 59.6, 24.2, 28.7, "GDPP Table 1"),
-    ("GAN (tuned)", 6.3, 98.2, 17.3, 94.8, "PacGAN Table 1 (10 runs)"),
-    ("PacGAN4", 7.8, 95.9, 24.8, 93.6, "PacGAN Table 1"),
+    ("GAN", 1, 99.3, "-", 3.3, 0.5, "-", "VEEGAN Table 1 (25k steps)"),
+    ("Unrolled GAN (5 steps)", 7.6, 35.6, "-", 23.6, 16, "-", "VEEGAN Table 1"),
+    ("VEEGAN", 8, 52.9, "-", 24.6, 40, "-", "VEEGAN Table 1"),
+    ("WGAN-GP", 6.8, 59.6, "-", 24.2, 28.7, "-", "GDPP Table 1"),
+    ("GDPP-GAN", 8.0, 71.7, "-", 24.8, 68.5, "-", "GDPP Table 1"),
+    ("GAN (tuned)", 6.3, 98.2, 0.45, 17.3, 94.8, 0.70, "PacGAN Table 1 (10 runs, 400 epochs)"),
+    ("PacGAN2", 7.9, 95.6, 0.07, 23.8, 91.3, 0.13, "PacGAN Table 1"),
+    ("PacGAN4", 7.8, 95.9, 0.07, 24.8, 93.6, 0.04, "PacGAN Table 1"),
 ]
 
 
+def config_for(key: str, mixture: str, seed: int, steps: int, out: str):
+    from steadygan.config import load_config
+
+    entry = ENTRIES[key]
+    budget = [] if entry.own_schedule else [f"train.steps={steps}"]
+    return load_config(entry.recipe, [f"data.source={mixture}", f"train.seed={seed}", f"train.out_dir={out}",
+                                      *budget, *entry.overrides])
+
+
 def run_one(job: tuple[str, str, int, int]) -> dict:
-    """Trains one technique on one mixture with one seed and scores 2,500 samples of G itself: its EMA
-    would average a mode-hopping G into the gaps between modes."""
+    """Trains one row on one mixture with one seed and scores 2,500 samples of its sampling generator."""
     import torch
 
-    from steadygan.config import load_config
     from steadygan.data import MIXTURES as STDS
     from steadygan.data import toy_centres
     from steadygan.metrics import mode_coverage
     from steadygan.sampling import generate, sample_latents
     from steadygan.train import Trainer
 
-    technique, mixture, seed, steps = job
+    key, mixture, seed, steps = job
     torch.set_num_threads(1)  # one worker per core
     with tempfile.TemporaryDirectory() as out:
-        overrides = [f"data.source={mixture}", f"train.seed={seed}", f"train.steps={steps}",
-                     f"train.out_dir={out}", *TECHNIQUES[technique][1]]
-        trainer = Trainer(load_config("toy2d", overrides), progress=False, tensorboard=False)
+        trainer = Trainer(config_for(key, mixture, seed, steps, out), progress=False, tensorboard=False)
         start = time.perf_counter()
-        for _ in range(steps):
+        for _ in range(trainer.config.train.steps):
             trainer.train_step()
         seconds = time.perf_counter() - start
     z = sample_latents(SAMPLES, trainer.G.z_dim, torch.Generator().manual_seed(10_000 + seed))
-    samples = generate(trainer.G, z).numpy()
+    samples = generate(trainer.ema.model, z).numpy()
     coverage = mode_coverage(samples, toy_centres(mixture), STDS[mixture])
-    return {"technique": technique, "mixture": mixture, "seed": seed, "seconds": seconds,
-            "samples": samples, **coverage.as_dict()}
+    return {"key": key, "mixture": mixture, "seed": seed, "steps": trainer.config.train.steps,
+            "seconds": seconds, "samples": samples, **coverage.as_dict()}
 
 
-def mean_std(values: list[float], digits: int = 1) -> str:
-    if any(np.isinf(values)):
-        return "inf"
-    spread = statistics.pstdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.{digits}f} ± {spread:.{digits}f}"
-
-
-def table(results: list[dict], techniques: list[str], seeds: int, steps: int) -> str:
-    lines = [f"G steps {steps}, batch 512, {seeds} seed(s) each; mean ± std over seeds; "
-             f"{SAMPLES} samples",
+def table(results: list[dict], keys: list[str], seeds: int) -> str:
+    lines = [f"{seeds} seed(s) per row and mixture; mean ± std over seeds; {SAMPLES} samples scored; batch 512",
              "",
-             "| technique | ring modes /8 | ring % HQ | ring KL | grid modes /25 | grid % HQ | grid KL | all modes, "
-             ">= 90% HQ on every seed | s / run |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for technique in techniques:
-        cells, perfect, seconds = [], True, []
+             "| technique | G steps | ring modes /8 | ring % HQ | ring KL | grid modes /25 | grid % HQ | grid KL | "
+             "all modes, >= 90% HQ, every seed | s / run |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for key in keys:
+        cells, perfect, seconds, steps = [], True, [], set()
         for mixture in MIXTURES:
-            runs = [r for r in results if r["technique"] == technique and r["mixture"] == mixture]
+            runs = [r for r in results if r["key"] == key and r["mixture"] == mixture]
             if not runs:
                 cells += ["-", "-", "-"]
                 perfect = False
@@ -126,16 +149,18 @@ def table(results: list[dict], techniques: list[str], seeds: int, steps: int) ->
                       mean_std([r["kl"] for r in runs], 2)]
             perfect &= all(r["modes"] == r["total_modes"] and r["high_quality"] >= 0.9 for r in runs)
             seconds += [r["seconds"] for r in runs]
-        lines.append(f"| {TECHNIQUES[technique][0]} | " + " | ".join(cells) + f" | {'yes' if perfect else 'no'} | "
-                     f"{statistics.mean(seconds):.0f} |")
+            steps |= {r["steps"] for r in runs}
+        lines.append(f"| {ENTRIES[key].label} | {'/'.join(map(str, sorted(steps)))} | " + " | ".join(cells) +
+                     f" | {'yes' if perfect else 'no'} | {statistics.mean(seconds):.0f} |")
     lines += ["", "Published (their protocols and budgets; see ../shared/reference/published-results.md):", "",
-              "| method | ring modes /8 | ring % HQ | grid modes /25 | grid % HQ | source |", "|---|---|---|---|---|---|"]
-    lines += [f"| {name} | {a} | {b} | {c} | {d} | {src} |" for name, a, b, c, d, src in PUBLISHED]
+              "| method | ring modes /8 | ring % HQ | ring KL | grid modes /25 | grid % HQ | grid KL | source |",
+              "|---|---|---|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in PUBLISHED]
     return "\n".join(lines) + "\n"
 
 
-def scatter(results: list[dict], techniques: list[str], path: Path) -> None:
-    """One row per technique, one column per mixture: the first seed's samples over the mode centres."""
+def scatter(results: list[dict], keys: list[str], path: Path, per_row: int = 4) -> None:
+    """Two panels (ring, grid) per table row, `per_row` table rows across: the first seed's samples."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -143,20 +168,24 @@ def scatter(results: list[dict], techniques: list[str], path: Path) -> None:
 
     from steadygan.data import toy_centres
 
-    fig, axes = plt.subplots(len(techniques), len(MIXTURES), figsize=(3.2 * len(MIXTURES), 3 * len(techniques)),
-                             squeeze=False)
-    for row, technique in enumerate(techniques):
-        for col, mixture in enumerate(MIXTURES):
-            ax = axes[row][col]
-            runs = sorted((r for r in results if r["technique"] == technique and r["mixture"] == mixture),
-                          key=lambda r: r["seed"])
+    rows = math.ceil(len(keys) / per_row)
+    cols = min(per_row, len(keys)) * len(MIXTURES)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.5 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for index, key in enumerate(keys):
+        for offset, mixture in enumerate(MIXTURES):
+            ax = axes[index // per_row][(index % per_row) * len(MIXTURES) + offset]
+            ax.axis("on")
+            runs = sorted((r for r in results if r["key"] == key and r["mixture"] == mixture), key=lambda r: r["seed"])
             centres = toy_centres(mixture)
             reach = np.abs(centres).max() * 1.5
             if runs:
-                ax.scatter(runs[0]["samples"][:, 0], runs[0]["samples"][:, 1], s=1, alpha=0.3)
-                ax.set_title(f"{TECHNIQUES[technique][0]}\n{runs[0]['modes']}/{len(centres)} modes, "
-                             f"{100 * runs[0]['high_quality']:.0f}% HQ", fontsize=8)
-            ax.scatter(centres[:, 0], centres[:, 1], s=12, marker="x", color="tab:red")
+                first = runs[0]
+                ax.scatter(first["samples"][:, 0], first["samples"][:, 1], s=1, alpha=0.3)
+                ax.set_title(f"{ENTRIES[key].label[:34]}\n{first['steps']} steps: {first['modes']}/{len(centres)}, "
+                             f"{100 * first['high_quality']:.0f}% HQ", fontsize=7)
+            ax.scatter(centres[:, 0], centres[:, 1], s=8, marker="x", color="tab:red", linewidths=0.8)
             ax.set(xlim=(-reach, reach), ylim=(-reach, reach), aspect="equal", xticks=[], yticks=[])
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,42 +195,42 @@ def scatter(results: list[dict], techniques: list[str], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 seed, 3 techniques, short runs (under 2 minutes)")
-    parser.add_argument("--steps", type=int, help="G steps per run (default 2000, quick 300)")
-    parser.add_argument("--seeds", type=int, help="seeds per technique and mixture (default 5, quick 1)")
-    parser.add_argument("--techniques", help="comma-separated subset of: " + ", ".join(TECHNIQUES))
+    parser.add_argument("--quick", action="store_true", help="1 seed, 3 rows, short runs (well under 2 minutes)")
+    parser.add_argument("--steps", type=int, help=f"common G-step budget (default {DEFAULT_STEPS}, quick 200); "
+                                                  "toy2d-stable's own-schedule row keeps its 10k")
+    parser.add_argument("--seeds", type=int, help="seeds per row and mixture (default 5, quick 1)")
+    parser.add_argument("--techniques", help="comma-separated subset of: " + ", ".join(ENTRIES))
     parser.add_argument("--workers", type=int, default=max(1, multiprocessing.cpu_count()))
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "mixtures"),
                         help="output prefix: writes PREFIX.md and PREFIX.png")
     args = parser.parse_args(argv)
 
-    steps = args.steps or (300 if args.quick else 2000)
+    steps = args.steps or (200 if args.quick else DEFAULT_STEPS)
     seeds = args.seeds or (1 if args.quick else 5)
-    techniques = (args.techniques.split(",") if args.techniques
-                  else QUICK_TECHNIQUES if args.quick else list(TECHNIQUES))
-    unknown = [t for t in techniques if t not in TECHNIQUES]
+    keys = args.techniques.split(",") if args.techniques else QUICK_ENTRIES if args.quick else list(ENTRIES)
+    unknown = [k for k in keys if k not in ENTRIES]
     if unknown:
-        parser.error(f"unknown technique {unknown[0]!r}; choose from: {', '.join(TECHNIQUES)}")
-    jobs = [(t, m, s, steps) for t in techniques for m in MIXTURES for s in range(seeds)]
-    slowest = ("unrolled", "minibatch-discrimination")
-    jobs.sort(key=lambda job: job[0] not in slowest)  # the slowest first, for better packing
+        parser.error(f"unknown technique {unknown[0]!r}; choose from: {', '.join(ENTRIES)}")
+    if args.quick:  # no 10k-step row in the smoke version
+        keys = [k for k in keys if not ENTRIES[k].own_schedule]
+    jobs = [(k, m, s, steps) for k in keys for m in MIXTURES for s in range(seeds)]
 
-    os.environ["OMP_NUM_THREADS"] = "1"  # spawned workers start with one thread each: one worker per core
-    start = time.perf_counter()
-    results = []
-    with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
-        for i, result in enumerate(pool.imap_unordered(run_one, jobs), 1):
-            results.append(result)
-            print(f"[{i}/{len(jobs)}] {TECHNIQUES[result['technique']][0]} on {result['mixture']} seed {result['seed']}: "
-                  f"{result['modes']}/{result['total_modes']} modes, {100 * result['high_quality']:.1f}% HQ "
-                  f"({result['seconds']:.0f} s)", flush=True)
+    def expected_seconds(job: tuple[str, str, int, int]) -> float:
+        entry = ENTRIES[job[0]]
+        return entry.cost * (config_for(job[0], job[1], 0, steps, ".").train.steps)
+
+    jobs.sort(key=expected_seconds, reverse=True)  # longest first, for better packing on the workers
+
+    results, wall = run_pool(run_one, jobs, args.workers, lambda r: (
+        f"{ENTRIES[r['key']].label} ({r['steps']} steps) on {r['mixture']} seed {r['seed']}: "
+        f"{r['modes']}/{r['total_modes']} modes, {100 * r['high_quality']:.1f}% HQ ({r['seconds']:.0f} s)"))
     text = f"Command: python bench/mixtures.py {' '.join(argv if argv is not None else sys.argv[1:])}\n\n"
-    text += table(results, techniques, seeds, steps)
-    text += f"\nWall time {time.perf_counter() - start:.0f} s with {args.workers} worker(s).\n"
+    text += table(results, keys, seeds)
+    text += f"\nWall time {wall:.0f} s with {args.workers} worker(s).\n"
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(text)
-    scatter(results, techniques, out.with_suffix(".png"))
+    scatter(results, keys, out.with_suffix(".png"))
     print(text)
     print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.png')}")
     return 0

@@ -3,14 +3,17 @@
     import steadygan
     result = steadygan.train("sngan", ["data.source=photos/", "data.resolution=32"])
     steadygan.sample(result.out_dir, 64, out="grid.png")
+    print(steadygan.evaluate(result.out_dir, "fid,kid", n=10_000).scores)
 """
 
 from .config import Config, load_config
 from .errors import CheckpointError, ConfigError, DataError, SteadyganError
 from .generate import info, interpolate, load_generator, sample
+from .metrics import evaluate_checkpoint as evaluate
+from .metrics import evaluate_folders
 from .train import Trainer, TrainResult, train
 
 __version__ = "0.1.0"
 
 __all__ = ["CheckpointError", "Config", "ConfigError", "DataError", "SteadyganError", "TrainResult", "Trainer",
-           "info", "interpolate", "load_config", "load_generator", "sample", "train"]
+           "evaluate", "evaluate_folders", "info", "interpolate", "load_config", "load_generator", "sample", "train"]

@@ -1,4 +1,4 @@
-"""The `steadygan` command: train, sample, interpolate, info, recipes."""
+"""The `steadygan` command: train, sample, interpolate, evaluate, train-classifier, info, recipes."""
 
 from __future__ import annotations
 
@@ -59,6 +59,39 @@ def _interpolate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from .metrics import evaluate_checkpoint, evaluate_folders
+
+    common = dict(metrics=args.metrics, n_real=args.n_real, extractor=args.extractor,
+                  inception_weights=args.inception_weights, device=args.device, progress=not args.no_progress)
+    if args.fake is not None:
+        if args.checkpoint is not None or args.real is None:
+            raise SteadyganError("give either a checkpoint, or --real A --fake B to compare two image sets")
+        result = evaluate_folders(args.real, args.fake, n=args.n, real_split=args.real_split,
+                                  fake_split=args.fake_split, resolution=args.resolution, **common)
+    elif args.checkpoint is not None:
+        result = evaluate_checkpoint(args.checkpoint, n=args.n or 10_000, real=args.real, real_split=args.real_split,
+                                     seed=args.seed, truncation=args.truncation, ema=not args.raw, **common)
+    else:
+        raise SteadyganError("nothing to evaluate: give a checkpoint (or run folder), or --real A --fake B")
+    if args.json:
+        print(json.dumps({"scores": result.scores, "protocol": result.protocol}, indent=2))
+    else:
+        print("\n".join(result.lines()))
+    return 0
+
+
+def _train_classifier(args: argparse.Namespace) -> int:
+    from .metrics.classifier import train_classifier_file
+
+    path, report = train_classifier_file(args.data, args.out, resolution=args.resolution, labels=args.labels,
+                                         split=args.split, epochs=args.epochs, batch_size=args.batch_size,
+                                         seed=args.seed, progress=not args.no_progress)
+    print(f"wrote {path}: held-out accuracy {report['held_out_accuracy']:.4f} on {report['held_out']} images; "
+          f"use it with --extractor classifier:{path}")
+    return 0
+
+
 def _info(args: argparse.Namespace) -> int:
     from .generate import info
 
@@ -86,12 +119,22 @@ def _recipes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive (e.g. 0.7), got {text}")
+    return value
+
+
 def _add_drawing_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="a checkpoint (.safetensors) or a run folder")
     parser.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
     parser.add_argument("--class", dest="class_label", default=None,
                         help="class to draw (conditional models): its name in the data, or its 0-based index")
-    parser.add_argument("--truncation", type=float, default=None,
+    parser.add_argument("--truncation", type=_positive_float, default=None,
                         help="redraw latent entries beyond +-T (truncation trick; smaller is cleaner, less varied)")
     parser.add_argument("--raw", action="store_true", help="use the raw G instead of its EMA")
 
@@ -134,6 +177,46 @@ def build_parser() -> argparse.ArgumentParser:
     interp.add_argument("--mode", choices=["slerp", "linear"], default="slerp")
     interp.add_argument("--frame-ms", type=int, default=80, help="GIF frame duration")
     interp.set_defaults(run=_interpolate)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="FID, KID, IS, precision/recall, density/coverage, stacked-digit modes",
+        description="Score a checkpoint's samples against its training data (or --real), or compare two image "
+                    "folders or zips with --real A --fake B. Metrics: fid, kid, is, pr, dc, modes.")
+    evaluate.add_argument("checkpoint", nargs="?", help="a checkpoint (.safetensors) or a run folder")
+    evaluate.add_argument("--metrics", default="fid", help="comma-separated (default fid), e.g. fid,kid,pr")
+    evaluate.add_argument("-n", "--n", type=int, help="generated images (default 10000; all of --fake)")
+    evaluate.add_argument("--n-real", type=int, help="real images (default all, up to 50000)")
+    evaluate.add_argument("--real", help="reference images: a folder, zip or data source (default: the training data)")
+    evaluate.add_argument("--real-split", default="", help="only this split of --real, e.g. test")
+    evaluate.add_argument("--fake", help="generated images: a folder or zip (with --real)")
+    evaluate.add_argument("--fake-split", default="")
+    evaluate.add_argument("--resolution", type=int, help="--real/--fake compared at this size (default: the real images')")
+    evaluate.add_argument("--extractor", default="auto",
+                          help="auto (digit classifier for digit data, else inception), inception, or "
+                               "classifier:NAME_OR_FILE (see train-classifier)")
+    evaluate.add_argument("--inception-weights", help="pt_inception-2015-12-05-6726825d.pth, if not in the cache")
+    evaluate.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
+    evaluate.add_argument("--truncation", type=_positive_float, default=None)
+    evaluate.add_argument("--raw", action="store_true", help="use the raw G instead of its EMA")
+    evaluate.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    evaluate.add_argument("--json", action="store_true", help="scores and protocol as JSON")
+    evaluate.add_argument("--no-progress", action="store_true")
+    evaluate.set_defaults(run=_evaluate)
+
+    classifier = commands.add_parser("train-classifier", help="train a feature extractor on a data set's labels",
+                                     description="Train a small CNN on a labelled data source; its features "
+                                                 "serve FID/KID/PR offline (evaluate --extractor classifier:FILE).")
+    classifier.add_argument("--data", required=True, help="a labelled folder/zip (sub-folders or labels.csv), "
+                                                          "MNIST IDX files, or digits")
+    classifier.add_argument("--out", required=True, help="the classifier file to write (.safetensors)")
+    classifier.add_argument("--resolution", type=int, default=32, help="input size, a multiple of 8 (default 32)")
+    classifier.add_argument("--labels", default="auto", help="auto, folders or csv")
+    classifier.add_argument("--split", default="", help="train on this split only, e.g. train")
+    classifier.add_argument("--epochs", type=int, default=10)
+    classifier.add_argument("--batch-size", type=int, default=128)
+    classifier.add_argument("--seed", type=int, default=0)
+    classifier.add_argument("--no-progress", action="store_true")
+    classifier.set_defaults(run=_train_classifier)
 
     info = commands.add_parser("info", help="describe a checkpoint")
     info.add_argument("checkpoint", help="a checkpoint (.safetensors) or a run folder")

@@ -22,7 +22,8 @@ LABEL_MODES = ("auto", "none", "folders", "csv")
 
 @dataclass
 class DataConfig:
-    source: str = "digits"  # a folder, a .zip, MNIST IDX files, or a built-in: digits, ring8, grid25
+    source: str = "digits"  # a folder, a .zip, MNIST IDX files, a built-in: digits, ring8, grid25, or
+    # stacked:digits / stacked:<MNIST folder> (three digits as RGB, 1,000 modes)
     resolution: int = 16  # images are resized (shorter side) and center-cropped to this size
     channels: int = 0  # 0: as the data gives (1 for digits and MNIST, 3 for image files)
     labels: str = "auto"  # auto | none | folders | csv
@@ -38,13 +39,19 @@ class ModelConfig:
     g_width: int = 64  # channel width (hidden units for mlp) of G
     d_width: int = 64
     hidden_layers: int = 2  # mlp only
+    activation: str = "relu"  # mlp only: relu | leaky_relu | tanh (VEEGAN's 2-D networks)
+    g_batchnorm: bool = False  # mlp only: batch norm before each hidden activation of G (PacGAN's 2-D G)
     conditional: bool = False  # class-conditional G (conditional BN) and projection D
     spectral_norm: bool = False  # spectral normalization of every D layer
     g_spectral_norm: bool = False
     sn_power_iterations: int = 1
     init: str = "default"  # default (each architecture's published init) | orthogonal (Saxe et al. 2014)
     minibatch_discrimination: bool = False  # Salimans et al. 2016: D sees per-sample closeness to the batch
+    mbd_kernels: int = 100  # minibatch discrimination: B kernels ...
+    mbd_kernel_dim: int = 5  # ... of C dimensions each
+    mbd_group: int = 0  # samples compared with each other; 0 = the whole batch (cost grows with its square)
     minibatch_stddev: bool = False  # Karras et al. 2018: D sees the batch's feature standard deviation
+    mbstd_group: int = 4  # samples per minibatch-stddev group
 
 
 @dataclass
@@ -67,6 +74,7 @@ class OptimConfig:
     n_dis: int = 1  # D steps per G step
     optimizer: str = "adam"  # adam | rmsprop (WGAN; betas are ignored)
     lr_decay: str = "none"  # none | linear (to zero at the last step)
+    lr_decay_start: float = 0.0  # fraction of train.steps run at the full rate before the decay starts
 
 
 @dataclass
@@ -94,6 +102,10 @@ class TrainConfig:
     sample_every: int = 500
     checkpoint_every: int = 500
     num_samples: int = 64  # images in each sample grid (fixed latents)
+    eval_every: int = 0  # G steps between evaluations of the EMA G (0: none); the best by FID is kept
+    eval_metrics: str = "fid"  # comma-separated: fid, kid, is, pr, dc, modes
+    eval_n: int = 5000  # generated images per evaluation
+    eval_extractor: str = "auto"  # auto | inception | classifier:NAME_OR_FILE
 
 
 @dataclass
@@ -238,6 +250,7 @@ FIXED_CHOICES = {
     ("optim", "lr_decay"): ("none", "linear"),
     ("optim", "optimizer"): ("adam", "rmsprop"),
     ("model", "init"): ("default", "orthogonal"),
+    ("model", "activation"): ("relu", "leaky_relu", "tanh"),
     ("loss", "label_smoothing"): ("none", "one_sided", "two_sided"),
     ("loss", "g_objective"): ("adversarial", "feature_matching"),
 }
@@ -259,12 +272,16 @@ def validate(config: Config) -> Config:
         value = getattr(getattr(config, section), key)
         if value not in choices:
             raise ConfigError(f"config key '{section}.{key}' is {value!r}; choose one of: {', '.join(choices)}")
-    positive = [("optim", "batch_size"), ("optim", "n_dis"), ("train", "steps"), ("data", "resolution")]
+    positive = [("optim", "batch_size"), ("optim", "n_dis"), ("train", "steps"), ("data", "resolution"),
+                ("model", "mbd_kernels"), ("model", "mbd_kernel_dim"), ("model", "mbstd_group")]
     for section, key in positive:
         if getattr(getattr(config, section), key) <= 0:
             raise ConfigError(f"config key '{section}.{key}' must be positive")
-    non_negative = [("loss", "unrolled_steps")] + [("regularize", f.name) for f in dataclasses.fields(RegularizeConfig)
-                                                    if f.type in (float, "float")]
+    non_negative = [("loss", "unrolled_steps"), ("model", "mbd_group"), ("train", "eval_every")]
+    non_negative += [("regularize", f.name) for f in dataclasses.fields(RegularizeConfig) if f.type in (float, "float")]
+    if not 0.0 <= config.optim.lr_decay_start < 1.0:
+        raise ConfigError(f"config key 'optim.lr_decay_start' is {config.optim.lr_decay_start}; it is a fraction "
+                          "of train.steps in [0, 1), e.g. 0.5 to decay over the second half")
     for section, key in non_negative:
         if getattr(getattr(config, section), key) < 0:
             raise ConfigError(f"config key '{section}.{key}' must not be negative")

@@ -62,10 +62,16 @@ def walk(keys: torch.Tensor, steps: int, mode: str = "slerp", closed: bool = Fal
 @torch.no_grad()
 def generate(generator: nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
              batch_size: int = 256) -> torch.Tensor:
-    """G's outputs on CPU for latents `z` (and class labels), in batches on G's device."""
+    """G's outputs on CPU for latents `z` (and class labels), in batches on G's device, with G in eval mode
+    (batch norm uses its running statistics and leaves them unchanged); G's mode is restored after."""
     device = next(generator.parameters()).device
-    outputs = []
-    for start in range(0, len(z), batch_size):
-        y = None if labels is None else labels[start:start + batch_size].to(device)
-        outputs.append(generator(z[start:start + batch_size].to(device), y).cpu())
+    was_training = generator.training
+    generator.eval()
+    try:
+        outputs = []
+        for start in range(0, len(z), batch_size):
+            y = None if labels is None else labels[start:start + batch_size].to(device)
+            outputs.append(generator(z[start:start + batch_size].to(device), y).cpu())
+    finally:
+        generator.train(was_training)
     return torch.cat(outputs)

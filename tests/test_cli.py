@@ -43,6 +43,14 @@ def test_sample_grid_and_separate_images(conditional_run, tmp_path, capsys):
     assert code == 0 and len(files) == 3 and Image.open(files[0]).size == (16, 16)
 
 
+@pytest.mark.parametrize("value", ["0", "-1", "abc"])
+def test_a_bad_truncation_is_a_one_line_usage_error(conditional_run, capsys, value):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["sample", str(conditional_run), "--truncation", value])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "argument --truncation" in err and "Traceback" not in err
+
+
 def test_sample_is_reproducible_by_seed_and_class_changes_it(conditional_run, tmp_path, capsys):
     def draw(name, *extra):
         run_cli(capsys, "sample", conditional_run, "-n", 4, "--out", tmp_path / name, *extra)
@@ -83,6 +91,11 @@ def test_info_describes_the_checkpoint(conditional_run, capsys):
      "loss.unrolled_steps needs loss.g_objective=adversarial"),
     (["train", "regularize.r1=-1"], "config key 'regularize.r1' must not be negative"),
     (["train", "optim.optimizer=sgd"], "config key 'optim.optimizer' is 'sgd'; choose one of: adam, rmsprop"),
+    (["train", "optim.lr_decay_start=1"], "config key 'optim.lr_decay_start' is 1.0; it is a fraction"),
+    (["train", "--recipe", "toy2d", "model.activation=sigmoid"],
+     "config key 'model.activation' is 'sigmoid'; choose one of: relu, leaky_relu, tanh"),
+    (["train", "model.mbd_group=-1"], "config key 'model.mbd_group' must not be negative"),
+    (["train", "model.mbstd_group=0"], "config key 'model.mbstd_group' must be positive"),
     (["sample", "/no/such.safetensors"], "checkpoint '/no/such.safetensors' does not exist"),
     (["train", "--resume", "/no/such/run"], "checkpoint '/no/such/run' does not exist"),
 ])

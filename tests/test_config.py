@@ -15,6 +15,7 @@ def test_recipes_load_with_published_hyperparameters():
     assert projection.model.conditional and projection.model.arch == "sngan_resnet"
     toy = load_config("toy2d")
     assert (toy.model.arch, toy.optim.g_lr, toy.optim.d_lr, toy.optim.batch_size) == ("mlp", 1e-3, 1e-4, 512)
+    assert (toy.model.z_dim, toy.model.g_width, toy.model.hidden_layers, toy.model.activation) == (256, 128, 2, "tanh")
 
 
 def test_overrides_are_typed():
@@ -52,7 +53,7 @@ def test_bad_overrides_name_the_problem(override, message):
 
 
 def test_unknown_recipe_lists_the_recipes(tmp_path):
-    with pytest.raises(ConfigError, match="unknown recipe 'sngna'; choose one of: began, dcgan, lsgan, sngan, sngan-projection, toy2d, ttur, unrolled, wgan, wgan-gp"):
+    with pytest.raises(ConfigError, match="unknown recipe 'sngna'; choose one of: began, dcgan, lsgan, sngan, sngan-projection, toy2d, toy2d-stable, ttur, unrolled, wgan, wgan-gp"):
         load_config("sngna")
     with pytest.raises(ConfigError, match="recipe file .* does not exist"):
         load_config(str(tmp_path / "mine.yaml"))

@@ -135,3 +135,37 @@ def test_mlp_pair_for_points():
 def test_model_config_errors(cfg, kwargs, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         build_models(cfg, **kwargs)
+
+
+def test_mlp_activation_and_generator_batch_norm():
+    cfg = ModelConfig(arch="mlp", z_dim=16, g_width=32, d_width=32, activation="tanh", g_batchnorm=True)
+    G, D = build_models(cfg, resolution=16, channels=2, data_kind="points")
+    kinds = [type(m).__name__ for m in G.net]
+    assert kinds == ["Linear", "BatchNorm1d", "Tanh", "Linear", "BatchNorm1d", "Tanh", "Linear"]
+    assert [type(m).__name__ for m in D.body] == ["Linear", "Tanh", "Linear", "Tanh"]  # no batch norm in D
+    plain, _ = build_models(ModelConfig(arch="mlp", z_dim=16), resolution=16, channels=2, data_kind="points")
+    assert [type(m).__name__ for m in plain.net] == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
+
+
+def test_minibatch_layer_settings_reach_the_layers():
+    cfg = ModelConfig(arch="mlp", z_dim=8, minibatch_discrimination=True, mbd_kernels=7, mbd_kernel_dim=3,
+                      mbd_group=16, minibatch_stddev=True, mbstd_group=2)
+    _, D = build_models(cfg, resolution=16, channels=2, data_kind="points")
+    mbd, mbstd = D.batch_layers
+    assert (mbd.kernels, mbd.kernel_dim, mbd.group_size, mbstd.group_size) == (7, 3, 16, 2)
+    assert D.head.linear.in_features == 64 + 7 + 1
+
+
+def test_generate_uses_running_statistics_and_leaves_them_and_the_mode_alone():
+    from steadygan.sampling import generate
+
+    G, _ = build_models(ModelConfig(arch="mlp", z_dim=8, g_batchnorm=True), resolution=16, channels=2,
+                        data_kind="points")
+    G(torch.randn(64, 8) * 3 + 1)  # a training-mode pass moves the running statistics away from (0, 1)
+    stats = [b.clone() for b in G.buffers()]
+    z = torch.randn(10, 8)
+    out = generate(G, z, batch_size=4)
+    assert G.training and all(torch.equal(a, b) for a, b in zip(stats, G.buffers()))
+    with torch.no_grad():
+        expected = G.eval()(z)
+    assert torch.allclose(out, expected)  # batches of 4 give what one eval-mode pass gives

@@ -121,6 +121,25 @@ def test_minibatch_discrimination_by_hand_and_only_through_the_batch():
     assert torch.equal(new[0, :4], out[0, :4])
 
 
+def test_grouped_minibatch_discrimination_compares_samples_only_within_their_group():
+    torch.manual_seed(7)
+    layer = MinibatchDiscrimination(4, kernels=3, kernel_dim=2, group_size=3)
+    f = torch.randn(6, 4)  # groups of 3: sample i is in group i % 2, so {0, 2, 4} and {1, 3, 5}
+    out = layer(f)
+    M = (f @ layer.T).view(6, 3, 2)
+    by_hand = torch.stack([sum(torch.exp(-(M[i] - M[j]).abs().sum(dim=1)) for j in range(i % 2, 6, 2) if j != i)
+                           for i in range(6)])
+    assert torch.allclose(out[:, 4:], by_hand, atol=1e-6)
+    changed = f.clone()
+    changed[3] += 1.0
+    new = layer(changed)
+    assert torch.equal(new[[0, 2, 4]], out[[0, 2, 4]])  # the other group does not see sample 3
+    assert not torch.allclose(new[1, 4:], out[1, 4:]) and not torch.allclose(new[5, 4:], out[5, 4:])
+    whole, six = (MinibatchDiscrimination(4, kernels=3, kernel_dim=2, group_size=g) for g in (0, 6))
+    whole.T, six.T = layer.T, layer.T
+    assert torch.allclose(whole(f), six(f)) and not torch.allclose(whole(f), out)  # 0: the whole batch
+
+
 def test_minibatch_stddev_appends_the_group_statistic():
     x = torch.randn(8, 3, 4, 4)
     out = MinibatchStdDev(group_size=4)(x)

@@ -95,6 +95,18 @@ def test_ttur_learning_rates_and_linear_decay(tmp_path):
     assert [lr for pair in seen for lr in pair] == pytest.approx([lr for pair in expected for lr in pair])
 
 
+def test_linear_decay_can_start_late(tmp_path):
+    config = tiny_config(tmp_path, "dcgan", **{"optim.g_lr": 1e-3, "optim.d_lr": 2e-3, "optim.lr_decay": "linear",
+                                               "optim.lr_decay_start": 0.5, "train.steps": 8})
+    trainer = Trainer(config, progress=False, tensorboard=False)
+    seen = []
+    trainer.callbacks.append(lambda t: seen.append(t.opt_G.param_groups[0]["lr"]))
+    trainer.fit()
+    # full rate while at least half the steps remain, then (steps - s) / (steps / 2) of it
+    assert seen == pytest.approx([1e-3 * f for f in (1, 1, 1, 1, 1, 0.75, 0.5, 0.25)])
+    assert trainer.opt_D.param_groups[0]["lr"] == pytest.approx(2e-3 * 0.25)
+
+
 def test_ema_tracks_generator(tmp_path):
     trainer = Trainer(tiny_config(tmp_path, "dcgan", **{"train.ema_decay": 0.5, "train.steps": 1}),
                       progress=False, tensorboard=False)

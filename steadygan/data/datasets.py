@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,12 +22,14 @@ MIXTURE_SEED = 2017  # the data are the same in every run; the run's seed shuffl
 class ImageDataset:
     kind = "image"
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray | None, class_names: list[str], name: str):
+    def __init__(self, images: np.ndarray, labels: np.ndarray | None, class_names: list[str], name: str,
+                 identity: str = ""):
         self.images = images  # (N, C, H, W) uint8, usually memory-mapped
         self.labels = labels  # (N,) int64 class indices, or None
         self.class_names = class_names if labels is not None else []
         self.num_classes = len(self.class_names)
         self.name = name
+        self.identity = identity or name  # changes with the content, resolution and channels: a cache key
 
     def __len__(self) -> int:
         return len(self.images)
@@ -113,4 +116,5 @@ def build_dataset(cfg: DataConfig, progress: bool = True) -> ImageDataset | Poin
     if listing.labels is not None:
         index = {name: i for i, name in enumerate(listing.class_names)}
         labels = np.array([index[label] for label in listing.labels], dtype=np.int64)
-    return ImageDataset(images, labels, listing.class_names, listing.name)
+    identity = Path(images.filename).stem if isinstance(images, np.memmap) else ""
+    return ImageDataset(images, labels, listing.class_names, listing.name, identity)

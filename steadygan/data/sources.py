@@ -238,15 +238,42 @@ def list_digits(labels: str) -> Listing:
     return listing
 
 
+STACKED_PREFIX = "stacked:"
+STACKED_COUNT = 60_000  # stacked images drawn, the size of MNIST's training set
+STACKED_SEED = 2016
+
+
+def list_stacked(base_source: str, labels: str, split: str) -> Listing:
+    """Stacked digits (Metz et al. 2017): three random digits of a labelled grey source as the R, G and
+    B channels, 1,000 classes `abc`. The draw is fixed, so every run sees the same images."""
+    base = list_source(base_source, "auto", split)
+    if base.decoded is None or base.decoded.ndim != 3 or base.labels is None:
+        raise DataError(f"data.source={STACKED_PREFIX}{base_source} needs grey labelled digits: "
+                        f"{STACKED_PREFIX}digits or {STACKED_PREFIX}<folder of MNIST IDX files>")
+    if labels in ("csv", "folders"):
+        raise DataError(f"data.labels={labels} does not apply to stacked digits; use auto or none")
+    picks = np.random.default_rng(STACKED_SEED).integers(len(base.decoded), size=(STACKED_COUNT, 3))
+    digits = np.asarray(base.labels)[picks]  # (N, 3) class names, one per channel
+    listing = Listing(f"stacked-{base.name}", f"stacked:{STACKED_COUNT}:{STACKED_SEED}:{base.fingerprint}",
+                      [str(i) for i in range(STACKED_COUNT)], None, decoded=base.decoded[picks].transpose(0, 2, 3, 1),
+                      native_channels=3, origin=f"{STACKED_PREFIX}{base_source}#")
+    if labels != "none":
+        listing.labels = ["".join(row) for row in digits]
+        listing.class_names = sorted(set(listing.labels))
+    return listing
+
+
 def list_source(source: str, labels: str, split: str) -> Listing:
     if labels not in LABEL_MODES:
         raise DataError(f"data.labels={labels} is not one of: {', '.join(LABEL_MODES)}")
     if source == "digits":
         return list_digits(labels)
+    if source.startswith(STACKED_PREFIX):
+        return list_stacked(source[len(STACKED_PREFIX):], labels, split)
     path = Path(source).expanduser()
     if not path.exists():
         raise DataError(f"data source '{source}' does not exist; give a folder, a .zip or MNIST IDX files "
-                        f"of images, or a built-in: digits, ring8, grid25")
+                        f"of images, or a built-in: digits, stacked:digits, ring8, grid25")
     if is_idx_source(path):
         return list_idx(path, labels, split)
     if path.is_file() and not zipfile.is_zipfile(path):

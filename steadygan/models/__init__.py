@@ -44,18 +44,22 @@ def build_models(cfg: ModelConfig, *, resolution: int, channels: int, num_classe
     return G, D
 
 
-BATCH_LAYERS = (("minibatch_discrimination", MinibatchDiscrimination), ("minibatch_stddev", MinibatchStdDev))
+BATCH_LAYERS = (
+    ("minibatch_discrimination",
+     lambda features, cfg: MinibatchDiscrimination(features, cfg.mbd_kernels, cfg.mbd_kernel_dim, cfg.mbd_group)),
+    ("minibatch_stddev", lambda features, cfg: MinibatchStdDev(features, cfg.mbstd_group)),
+)
 
 
 def add_batch_layers(D: Discriminator, cfg: ModelConfig) -> None:
     """Inserts the switched-on batch-level layers between D's features and a head resized to match."""
-    chosen = [layer_type for key, layer_type in BATCH_LAYERS if getattr(cfg, key)]
+    chosen = [make for key, make in BATCH_LAYERS if getattr(cfg, key)]
     if not chosen:
         return
     features = D.head.linear.in_features
     layers = []
-    for layer_type in chosen:
-        layers.append(layer_type(features))
+    for make in chosen:
+        layers.append(make(features, cfg))
         features = layers[-1].out_features
     num_classes = D.head.embed.num_embeddings if D.head.embed is not None else 0
     D.batch_layers = nn.Sequential(*layers)

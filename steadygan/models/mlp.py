@@ -11,26 +11,34 @@ from ..nn import ProjectionHead
 from .base import ARCHITECTURES, Architecture, Discriminator, Generator
 
 
-def _hidden(inputs: int, width: int, layers: int) -> list[nn.Module]:
+ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh}
+
+
+def _hidden(inputs: int, width: int, layers: int, activation: str, batchnorm: bool = False) -> list[nn.Module]:
     modules: list[nn.Module] = []
     for i in range(layers):
-        modules += [nn.Linear(inputs if i == 0 else width, width), nn.ReLU()]
+        modules.append(nn.Linear(inputs if i == 0 else width, width))
+        if batchnorm:  # a learned gain per unit lets G sharpen its tanh transitions between modes quickly
+            modules.append(nn.BatchNorm1d(width))
+        modules.append(ACTIVATIONS[activation]())
     return modules
 
 
 class MLPGenerator(Generator):
-    def __init__(self, z_dim: int, width: int, hidden_layers: int, dims: int = 2):
+    def __init__(self, z_dim: int, width: int, hidden_layers: int, dims: int = 2, activation: str = "relu",
+                 batchnorm: bool = False):
         super().__init__(z_dim, 0)
-        self.net = nn.Sequential(*_hidden(z_dim, width, hidden_layers), nn.Linear(width, dims))
+        self.net = nn.Sequential(*_hidden(z_dim, width, hidden_layers, activation, batchnorm),
+                                 nn.Linear(width, dims))
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(z)
 
 
 class MLPDiscriminator(Discriminator):
-    def __init__(self, width: int, hidden_layers: int, dims: int = 2):
+    def __init__(self, width: int, hidden_layers: int, dims: int = 2, activation: str = "relu"):
         super().__init__()
-        self.body = nn.Sequential(*_hidden(dims, width, hidden_layers))
+        self.body = nn.Sequential(*_hidden(dims, width, hidden_layers, activation))
         self.head = ProjectionHead(width)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -40,8 +48,8 @@ class MLPDiscriminator(Discriminator):
 def build(cfg: ModelConfig, resolution: int, channels: int, num_classes: int):
     if num_classes:
         raise ConfigError("model.arch=mlp has no class-conditional variant; set model.conditional=false")
-    return (MLPGenerator(cfg.z_dim, cfg.g_width, cfg.hidden_layers, channels),
-            MLPDiscriminator(cfg.d_width, cfg.hidden_layers, channels))
+    return (MLPGenerator(cfg.z_dim, cfg.g_width, cfg.hidden_layers, channels, cfg.activation, cfg.g_batchnorm),
+            MLPDiscriminator(cfg.d_width, cfg.hidden_layers, channels, cfg.activation))
 
 
 ARCHITECTURES.register("mlp")(Architecture(build, "points", "MLP pair for 2-D points"))

@@ -6,24 +6,36 @@ import torch
 from torch import nn
 
 
+def group_of(n: int, group_size: int) -> int:
+    """The largest group size <= group_size that divides a batch of n (0 or less: the whole batch)."""
+    if group_size <= 0:
+        return n
+    return max(g for g in range(1, min(group_size, n) + 1) if n % g == 0)
+
+
 class MinibatchDiscrimination(nn.Module):
     """Salimans et al. 2016: features f (N, A) times a tensor T (A, B x C) give M (N, B, C); sample i gains
-    o_i,b = sum_j exp(-|M_i,b - M_j,b|_1) over the other samples j, appended to its features."""
+    o_i,b = sum_j exp(-|M_i,b - M_j,b|_1) over the other samples j, appended to its features.
 
-    def __init__(self, in_features: int, kernels: int = 100, kernel_dim: int = 5):
+    The cost is quadratic in the batch; `group_size` > 0 compares each sample only with the others of
+    its group (sample i is in group i % (N / group), as in MinibatchStdDev), which bounds it."""
+
+    def __init__(self, in_features: int, kernels: int = 100, kernel_dim: int = 5, group_size: int = 0):
         super().__init__()
-        self.kernels, self.kernel_dim = kernels, kernel_dim
+        self.kernels, self.kernel_dim, self.group_size = kernels, kernel_dim, group_size
         self.T = nn.Parameter(torch.randn(in_features, kernels * kernel_dim) * 0.1)
         self.out_features = in_features + kernels
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         n = len(features)
-        M = (features @ self.T).view(n, self.kernels, self.kernel_dim)
-        # Kernels in chunks bound the (N, N, chunk, C) temporary; torch.cdist would be faster but has no
-        # double backward, which gradient penalties on D need.
-        chunk = max(1, 2 ** 24 // (n * n * self.kernel_dim))
-        closeness = [torch.exp(-(Mk[:, None] - Mk[None]).abs().sum(dim=3)).sum(dim=1) for Mk in M.split(chunk, dim=1)]
-        return torch.cat([features, torch.cat(closeness, dim=1) - 1], dim=1)  # minus each sample's own exp(0)
+        group = group_of(n, self.group_size)
+        M = (features @ self.T).view(group, n // group, self.kernels, self.kernel_dim)
+        # Kernels in chunks bound the (group, group, N / group, chunk, C) temporary; torch.cdist would be
+        # faster but has no double backward, which gradient penalties on D need.
+        chunk = max(1, 2 ** 24 // (n * group * self.kernel_dim))
+        closeness = [torch.exp(-(Mk[:, None] - Mk[None]).abs().sum(dim=4)).sum(dim=1) for Mk in M.split(chunk, dim=2)]
+        o = torch.cat(closeness, dim=2).reshape(n, self.kernels) - 1  # minus each sample's own exp(0)
+        return torch.cat([features, o], dim=1)
 
 
 class MinibatchStdDev(nn.Module):
@@ -37,7 +49,7 @@ class MinibatchStdDev(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = len(x)
-        group = max(g for g in range(1, min(self.group_size, n) + 1) if n % g == 0)
+        group = group_of(n, self.group_size)
         grouped = x.view(group, n // group, *x.shape[1:])  # sample i is in group i % (n // group)
         deviation = grouped - grouped.mean(dim=0)
         std = (deviation.pow(2).mean(dim=0) + 1e-8).sqrt()  # written out: torch.var over dim 0 is slow on CPU

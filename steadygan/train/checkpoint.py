@@ -22,6 +22,7 @@ from ..errors import CheckpointError
 FORMAT = "steadygan-checkpoint"
 VERSION = 1
 LAST = "last.safetensors"
+BEST = "best.safetensors"  # the best by periodic evaluation
 
 
 def save_checkpoint(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:

@@ -36,6 +36,10 @@ class MetricsLog:
         record.update(extra or {})
         self._sums.clear()
         self._counts.clear()
+        return self.write(step, record)
+
+    def write(self, step: int, record: dict[str, float]) -> dict[str, float]:
+        """One line of values measured at `step` (e.g. evaluation scores), beside the running means."""
         with open(self.path, "a") as handle:
             handle.write(json.dumps({"step": step, **record}) + "\n")
         if self._writer is not None:

@@ -82,18 +82,16 @@ def lookahead_critic(D: torch.nn.Module, loss: AdversarialLoss, optimizer: torch
 
 
 class Unroller:
-    """Builds the critic G trains against: D itself (K = 0) or D unrolled K steps on fresh batches."""
+    """Builds the critic G trains against: D itself (K = 0) or D after K look-ahead updates on G's own
+    batch of fakes and one batch of reals, as in Metz et al.'s reference code, where every unrolled step
+    reuses the same samples."""
 
     def __init__(self, steps: int):
         self.steps = steps
 
-    def critic(self, trainer: "Trainer") -> Critic:
+    def critic(self, trainer: "Trainer", fake: torch.Tensor, labels: torch.Tensor | None) -> Critic:
         if self.steps == 0:
             return trainer.D
-        batches = []
-        for _ in range(self.steps):
-            real, real_labels = trainer.real_batch()
-            z, fake_labels = trainer.draw_latents(len(real))
-            batches.append((trainer.augment(real), real_labels, trainer.augment(trainer.G(z, fake_labels)),
-                            fake_labels))
-        return lookahead_critic(trainer.D, trainer.loss, trainer.opt_D, batches)
+        real, real_labels = trainer.real_batch()
+        batch = (trainer.augment(real), real_labels, fake, labels)
+        return lookahead_critic(trainer.D, trainer.loss, trainer.opt_D, [batch] * self.steps)

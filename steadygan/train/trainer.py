@@ -30,6 +30,7 @@ from ..sampling import generate, sample_latents
 from .checkpoint import (LAST, flatten_module, flatten_optimizer, load_checkpoint, restore_optimizer,
                          save_checkpoint, unflatten)
 from .ema import EMA
+from .evaluation import PeriodicEvaluation
 from .metrics_log import MetricsLog, plot_losses
 from .objectives import G_OBJECTIVES, Unroller
 
@@ -91,6 +92,7 @@ class Trainer:
         self.stream = BatchStream(self.dataset, optim.batch_size, seed=config.train.seed, hflip=config.data.hflip)
         self.latent_rng = torch.Generator().manual_seed(config.train.seed)
         self.fixed_z, self.fixed_labels = self._fixed_latents()
+        self.evaluation = PeriodicEvaluation(self) if config.train.eval_every > 0 else None
         self.metrics = MetricsLog(self.out_dir, tensorboard=tensorboard)
         self._postfix = ""
         self._last_log = (time.perf_counter(), 0)
@@ -152,10 +154,10 @@ class Trainer:
                           **self.loss.after_d_step(real_out.detach(), fake_out.detach())})
 
     def generator_step(self) -> None:
-        critic = self.unroller.critic(self)  # D itself unless G trains against an unrolled D
         z, labels = self.draw_latents(self.config.optim.batch_size)
-        self.D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
         fake = self.augment(self.G(z, labels))
+        critic = self.unroller.critic(self, fake, labels)  # D itself unless G trains against an unrolled D
+        self.D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
         terms = {penalty.name: penalty(self.G) for penalty in self.regularizers.g_weight_penalties}
         loss = self.g_objective(self, critic, fake, labels) + sum(terms.values())
         self.opt_G.zero_grad(set_to_none=True)
@@ -166,7 +168,10 @@ class Trainer:
 
     def _set_learning_rates(self) -> None:
         optim = self.config.optim
-        scale = 1.0 - self.step / self.config.train.steps if optim.lr_decay == "linear" else 1.0
+        scale = 1.0
+        if optim.lr_decay == "linear":  # full rate until lr_decay_start, then linearly to zero at the last step
+            remaining = 1.0 - self.step / self.config.train.steps
+            scale = min(1.0, remaining / (1.0 - optim.lr_decay_start))
         for optimizer, base in ((self.opt_G, optim.g_lr), (self.opt_D, optim.d_lr)):
             for group in optimizer.param_groups:
                 group["lr"] = base * scale
@@ -194,7 +199,7 @@ class Trainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "config.yaml").write_text(self.config.to_yaml())
         periodic = [(cfg.log_every, self._log), (cfg.sample_every, self.save_samples),
-                    (cfg.checkpoint_every, self.save_checkpoint)]
+                    (cfg.eval_every, self.evaluate), (cfg.checkpoint_every, self.save_checkpoint)]
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, unit="step",
                    dynamic_ncols=True, desc=f"training {self.out_dir.name}")
         self._last_log = (time.perf_counter(), self.step)
@@ -214,6 +219,8 @@ class Trainer:
                         callback(self)
         finally:
             bar.close()
+        if self.evaluation is not None and self.step >= cfg.steps and self.evaluation.last_step != self.step:
+            self.evaluate()  # the final weights are always scored
         checkpoint = self.save_checkpoint()
         if self.step % max(cfg.sample_every, 1):
             self.save_samples()
@@ -253,6 +260,12 @@ class Trainer:
     # ----------------------------------------------------------------------------------------------
     # outputs
 
+    def evaluate(self) -> dict[str, float]:
+        """Scores the EMA generator with the train.eval_* protocol; keeps the best checkpoint."""
+        if self.evaluation is None:
+            raise ConfigError("evaluation during training is off; set train.eval_every to a number of steps")
+        return self.evaluation(self)
+
     def save_samples(self) -> Path:
         images = generate(self.ema.model, self.fixed_z, self.fixed_labels)
         nrow = self.num_classes if 0 < self.num_classes <= 16 else None
@@ -276,6 +289,7 @@ class Trainer:
             "config": self.config.to_dict(),
             "stream": self.stream.state_dict(),
             "loss": self.loss.state_dict(),
+            "evaluation": self.evaluation.state_dict() if self.evaluation is not None else {},
             "optimizers": optimizers,
             "data": {"kind": self.dataset.kind, "shape": list(self.dataset.shape()),
                      "num_classes": self.dataset.num_classes, "class_names": list(self.dataset.class_names),
@@ -283,9 +297,9 @@ class Trainer:
         }
         return tensors, meta
 
-    def save_checkpoint(self) -> Path:
+    def save_checkpoint(self, name: str = LAST) -> Path:
         tensors, meta = self.state_tensors_and_meta()
-        path = save_checkpoint(self.out_dir / "checkpoints" / LAST, tensors, meta)
+        path = save_checkpoint(self.out_dir / "checkpoints" / name, tensors, meta)
         plot_losses(self.metrics.path, self.out_dir / "loss.png")
         return path
 
@@ -307,6 +321,8 @@ class Trainer:
             torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
         self.stream.load_state_dict(meta["stream"])
         self.loss.load_state_dict(meta["loss"])
+        if self.evaluation is not None:
+            self.evaluation.load_state_dict(meta.get("evaluation", {}))
         self.step = int(meta["step"])
         self.metrics.truncate_after(self.step)
 
