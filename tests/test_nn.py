@@ -1,4 +1,7 @@
-"""Spectral norm against svdvals, conditional batch norm and the projection head."""
+"""Spectral norm against svdvals, conditional batch norm, the projection head, minibatch layers, and
+PGGAN's equalized learning rate and pixel norm."""
+
+import math
 
 import pytest
 import torch
@@ -6,8 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-from steadygan.nn import (ConditionalBatchNorm2d, MinibatchDiscrimination, MinibatchStdDev, ProjectionHead,
-                          apply_spectral_norm, make_norm, spectral_norm, spectral_norm_of)
+from steadygan.nn import (ConditionalBatchNorm2d, EqualizedConv2d, EqualizedLinear, MinibatchDiscrimination,
+                          MinibatchStdDev, PixelNorm, ProjectionHead, apply_spectral_norm, make_norm, spectral_norm,
+                          spectral_norm_of)
 
 
 @pytest.mark.parametrize("make", [lambda: nn.Linear(20, 30), lambda: nn.Conv2d(3, 16, 3),
@@ -151,3 +155,47 @@ def test_minibatch_stddev_appends_the_group_statistic():
     assert flat.shape == (6, 11)
     same = MinibatchStdDev()(torch.ones(4, 5))
     assert torch.allclose(same[:, 5], torch.full((4,), 1e-4), atol=1e-5)  # a collapsed batch scores ~0
+
+
+def test_minibatch_stddev_variance_form_by_hand():
+    x = torch.randn(8, 3, 4, 4)
+    out = MinibatchStdDev(group_size=4, statistic="variance")(x)
+    expected = x[[0, 2, 4, 6]].var(dim=0, unbiased=False).mean()
+    assert out.shape == (8, 4, 4, 4) and torch.allclose(out[0, 3], expected.expand(4, 4), atol=1e-5)
+    with pytest.raises(ValueError, match="std.*variance"):
+        MinibatchStdDev(statistic="range")
+
+
+@pytest.mark.parametrize("make, fan_in", [(lambda: EqualizedLinear(512, 256), 512),
+                                          (lambda: EqualizedConv2d(64, 128, 3, padding=1), 64 * 9)])
+def test_equalized_layers_store_unit_variance_weights_and_apply_the_he_constant(make, fan_in):
+    torch.manual_seed(0)
+    layer = make()
+    w = layer.weight.detach()
+    assert abs(w.mean().item()) < 0.01 and abs(w.std().item() - 1.0) < 0.01  # N(0, 1) as stored
+    assert layer.scale == pytest.approx(math.sqrt(2) / math.sqrt(fan_in))
+    x = torch.randn(4, 512) if isinstance(layer, EqualizedLinear) else torch.randn(2, 64, 8, 8)
+    plain = (torch.nn.functional.linear(x, w * layer.scale, layer.bias) if isinstance(layer, EqualizedLinear)
+             else torch.nn.functional.conv2d(x, w * layer.scale, layer.bias, padding=1))
+    assert torch.allclose(layer(x), plain, atol=1e-5)
+    # He init preserves the second moment of a ReLU'd input: E[y^2] = 2 E[relu(x)^2] * fan_in * scale^2 / 2
+    y = layer(torch.relu(torch.randn(256, 512)) if isinstance(layer, EqualizedLinear)
+              else torch.relu(torch.randn(16, 64, 8, 8)))
+    assert 0.8 < y.pow(2).mean().item() < 1.25
+
+
+def test_equalized_gradient_reaches_the_stored_weight_scaled_by_the_constant():
+    torch.manual_seed(1)
+    layer = EqualizedLinear(10, 3)
+    x = torch.randn(5, 10)
+    layer(x).sum().backward()
+    effective = (layer.weight.detach() * layer.scale).requires_grad_()
+    torch.nn.functional.linear(x, effective, layer.bias.detach()).sum().backward()
+    assert torch.allclose(layer.weight.grad, effective.grad * layer.scale)
+
+
+def test_pixel_norm_gives_unit_mean_square_per_pixel():
+    x = torch.randn(3, 16, 5, 5) * torch.rand(3, 1, 5, 5) * 10
+    y = PixelNorm()(x)
+    assert torch.allclose(y.pow(2).mean(dim=1), torch.ones(3, 5, 5), atol=1e-5)
+    assert torch.allclose(y / y.norm(dim=1, keepdim=True), x / x.norm(dim=1, keepdim=True), atol=1e-6)  # direction kept

@@ -1,9 +1,11 @@
 """Layers and normalizations that the models are built from."""
 
 from .conditional_bn import BatchNorm2d, ConditionalBatchNorm2d, make_norm
+from .equalized import EqualizedConv2d, EqualizedLinear, PixelNorm
 from .minibatch import MinibatchDiscrimination, MinibatchStdDev
 from .projection import ProjectionHead
 from .spectral_norm import WEIGHTED_LAYERS, SpectralNorm, apply_spectral_norm, spectral_norm, spectral_norm_of
 
-__all__ = ["BatchNorm2d", "ConditionalBatchNorm2d", "MinibatchDiscrimination", "MinibatchStdDev", "ProjectionHead", "SpectralNorm", "WEIGHTED_LAYERS", "apply_spectral_norm", "make_norm",
-           "spectral_norm", "spectral_norm_of"]
+__all__ = ["BatchNorm2d", "ConditionalBatchNorm2d", "EqualizedConv2d", "EqualizedLinear", "MinibatchDiscrimination",
+           "MinibatchStdDev", "PixelNorm", "ProjectionHead", "SpectralNorm", "WEIGHTED_LAYERS", "apply_spectral_norm",
+           "make_norm", "spectral_norm", "spectral_norm_of"]

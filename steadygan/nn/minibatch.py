@@ -40,11 +40,16 @@ class MinibatchDiscrimination(nn.Module):
 
 class MinibatchStdDev(nn.Module):
     """Karras et al. 2018: the standard deviation of each feature over a group of samples, averaged to one
-    number per group and appended to every sample of that group (as a channel for feature maps)."""
+    number per group and appended to every sample of that group (as a channel for feature maps).
+    `statistic="variance"` averages the variances instead, the form some re-implementations use."""
 
-    def __init__(self, in_features: int = 0, group_size: int = 4):
+    STATISTICS = ("std", "variance")
+
+    def __init__(self, in_features: int = 0, group_size: int = 4, statistic: str = "std"):
         super().__init__()
-        self.group_size = group_size
+        if statistic not in self.STATISTICS:
+            raise ValueError(f"minibatch stddev statistic must be one of {self.STATISTICS}, got {statistic!r}")
+        self.group_size, self.statistic = group_size, statistic
         self.out_features = in_features + 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -52,8 +57,9 @@ class MinibatchStdDev(nn.Module):
         group = group_of(n, self.group_size)
         grouped = x.view(group, n // group, *x.shape[1:])  # sample i is in group i % (n // group)
         deviation = grouped - grouped.mean(dim=0)
-        std = (deviation.pow(2).mean(dim=0) + 1e-8).sqrt()  # written out: torch.var over dim 0 is slow on CPU
-        stat = std.flatten(1).mean(dim=1)  # (n // group,)
+        variance = deviation.pow(2).mean(dim=0) + 1e-8  # written out: torch.var over dim 0 is slow on CPU
+        spread = variance.sqrt() if self.statistic == "std" else variance
+        stat = spread.flatten(1).mean(dim=1)  # (n // group,)
         stat = stat.repeat(group).view(n, *([1] * (x.ndim - 1)))
         shape = (n, 1, *x.shape[2:])
         return torch.cat([x, stat.expand(shape)], dim=1)

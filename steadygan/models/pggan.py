@@ -1,0 +1,84 @@
+"""Progressive GAN networks (Karras et al. 2018): both grow from 4x4 by doubling, a new block faded in.
+
+G at depth d renders 4 * 2^d pixels. While block d fades in (alpha from 0 to 1) its output is
+(1 - alpha) * upsample(toRGB_{d-1}(features_{d-1})) + alpha * toRGB_d(features_d), and D mirrors
+it: (1 - alpha) * fromRGB_{d-1}(avgpool(x)) + alpha * block_d(fromRGB_d(x)). Every layer has an
+equalized learning rate; G normalizes each pixel's features after every conv; D ends with the
+minibatch standard-deviation layer.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..nn import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
+
+
+def channels_at(depth: int, base: int = 8192, cap: int = 512) -> int:
+    """The paper's width schedule: min(base / 2^(depth + 1), cap), 512 up to 32x32, halving after."""
+    return min(base // 2 ** (depth + 1), cap)
+
+
+class ConvLayer(nn.Sequential):
+    """Equalized 3x3 conv, leaky ReLU 0.2, and pixel norm when `normalize` (G only)."""
+
+    def __init__(self, inputs: int, outputs: int, normalize: bool):
+        super().__init__(EqualizedConv2d(inputs, outputs, 3, padding=1), nn.LeakyReLU(0.2),
+                         *([PixelNorm()] if normalize else []))
+
+
+class ProgressiveGenerator(nn.Module):
+    def __init__(self, z_dim: int = 512, max_depth: int = 4, channels: int = 3, base: int = 8192, cap: int = 512):
+        super().__init__()
+        self.z_dim, self.max_depth = z_dim, max_depth
+        width = [channels_at(d, base, cap) for d in range(max_depth + 1)]
+        self.input = nn.Sequential(PixelNorm(), EqualizedLinear(z_dim, 16 * width[0], gain=2 ** 0.5 / 4))
+        self.first = nn.Sequential(nn.LeakyReLU(0.2), PixelNorm(), ConvLayer(width[0], width[0], normalize=True))
+        self.blocks = nn.ModuleList(
+            nn.Sequential(ConvLayer(width[d - 1], width[d], True), ConvLayer(width[d], width[d], True))
+            for d in range(1, max_depth + 1))
+        self.to_rgb = nn.ModuleList(EqualizedConv2d(w, channels, 1, gain=1.0) for w in width)
+
+    def forward(self, z: torch.Tensor, depth: int | None = None, alpha: float = 1.0) -> torch.Tensor:
+        depth = self.max_depth if depth is None else depth
+        x = self.first(self.input(z).view(len(z), -1, 4, 4))
+        previous = x
+        for block in self.blocks[:depth]:
+            previous = x
+            x = block(F.interpolate(x, scale_factor=2, mode="nearest"))
+        out = self.to_rgb[depth](x)
+        if depth > 0 and alpha < 1.0:
+            old = F.interpolate(self.to_rgb[depth - 1](previous), scale_factor=2, mode="nearest")
+            out = torch.lerp(old, out, alpha)
+        return out
+
+
+class ProgressiveDiscriminator(nn.Module):
+    def __init__(self, max_depth: int = 4, channels: int = 3, base: int = 8192, cap: int = 512, group_size: int = 4,
+                 statistic: str = "std"):
+        super().__init__()
+        self.max_depth = max_depth
+        width = [channels_at(d, base, cap) for d in range(max_depth + 1)]
+        self.from_rgb = nn.ModuleList(nn.Sequential(EqualizedConv2d(channels, w, 1), nn.LeakyReLU(0.2)) for w in width)
+        self.blocks = nn.ModuleList(  # block d maps depth d's resolution to depth d - 1's
+            nn.Sequential(ConvLayer(width[d], width[d], False), ConvLayer(width[d], width[d - 1], False),
+                          nn.AvgPool2d(2))
+            for d in range(1, max_depth + 1))
+        self.last = nn.Sequential(MinibatchStdDev(group_size=group_size, statistic=statistic),
+                                  ConvLayer(width[0] + 1, width[0], False),
+                                  EqualizedConv2d(width[0], width[0], 4), nn.LeakyReLU(0.2), nn.Flatten(),
+                                  EqualizedLinear(width[0], 1, gain=1.0))
+
+    def forward(self, images: torch.Tensor, depth: int | None = None, alpha: float = 1.0) -> torch.Tensor:
+        depth = self.max_depth if depth is None else depth
+        x = self.from_rgb[depth](images)
+        if depth > 0:
+            x = self.blocks[depth - 1](x)
+            if alpha < 1.0:
+                old = self.from_rgb[depth - 1](F.avg_pool2d(images, 2))
+                x = torch.lerp(old, x, alpha)
+            for block in reversed(self.blocks[:depth - 1]):
+                x = block(x)
+        return self.last(x).squeeze(1)
