@@ -218,3 +218,13 @@ def test_evaluation_during_training_on_2d_data_is_refused_before_training(tmp_pa
     config = tiny_config(tmp_path / "run", recipe="toy2d", **{"train.eval_every": 2, "data.resolution": 16})
     with pytest.raises(ConfigError, match="need image data"):
         Trainer(config, progress=False, tensorboard=False)
+
+
+def test_mode_count_reading_the_extractor_equals_running_the_classifier_itself():
+    stacked = build_dataset(DataConfig(source="stacked:digits", resolution=16), progress=False)
+    images = stacked.batch(np.arange(1000))[0]
+    alone = Evaluator("modes", stacked, "stacked:digits", n=1000, progress=False)
+    with_fid = Evaluator("modes,fid", stacked, "stacked:digits", n=1000, n_real=500, progress=False)
+    assert alone.extractor is None and with_fid.extractor is not None
+    counted = [e.score(iter(images.split(250)), 1000).scores for e in (alone, with_fid)]
+    assert counted[0]["modes"] == counted[1]["modes"] and counted[0]["modes_kl"] == pytest.approx(counted[1]["modes_kl"])

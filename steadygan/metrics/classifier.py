@@ -48,14 +48,12 @@ class ImageClassifier(nn.Module):
         self.fc = nn.Linear(features, num_classes)
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
-        """[-1, 1] images of any size and 1 or 3 channels -> this classifier's input."""
+        """[-1, 1] images of any size -> this classifier's input; grey images are repeated to its channels
+        (a grey classifier reads RGB stacked digits through `features.ChannelwiseClassifier`)."""
         if images.shape[1] != self.channels:
-            if images.shape[1] == 3 and self.channels == 1:
-                images = images.mean(dim=1, keepdim=True)
-            elif images.shape[1] == 1:
-                images = images.expand(-1, self.channels, -1, -1)
-            else:
+            if images.shape[1] != 1:
                 raise DataError(f"the classifier takes {self.channels}-channel images, got {images.shape[1]}")
+            images = images.expand(-1, self.channels, -1, -1)
         if images.shape[-1] != self.resolution or images.shape[-2] != self.resolution:
             images = F.interpolate(images.float(), size=(self.resolution, self.resolution), mode="bilinear",
                                    align_corners=False, antialias=images.shape[-1] > self.resolution)

@@ -34,9 +34,10 @@ REAL_LIMIT = 50_000  # real images used by default: all of them, up to the custo
 
 
 class Observer(Protocol):
-    """Sees every generated image batch; gives its scores at the end."""
+    """Sees every generated image batch and the extractor's outputs for it (None without an extractor);
+    gives its scores at the end."""
 
-    def __call__(self, images: torch.Tensor) -> None: ...
+    def __call__(self, images: torch.Tensor, outputs: dict[str, torch.Tensor] | None) -> None: ...
     def result(self) -> dict[str, float]: ...
 
 
@@ -89,17 +90,25 @@ def _density_coverage(real: FeatureSet, fake: FeatureSet) -> dict[str, float]:
 
 
 class StackedModeCounter:
-    """Histogram of the digit triples that a grey digit classifier reads from generated stacked digits."""
+    """Histogram of the digit triples that a grey digit classifier reads from generated stacked digits.
 
-    def __init__(self, classifier: str, device: torch.device):
-        network, _ = load_classifier(classifier)
-        self.network = ChannelwiseClassifier(network).to(device)
+    When the feature extractor is that same classifier read channel by channel, its digits are counted
+    instead of running the classifier a second time."""
+
+    def __init__(self, classifier: str, device: torch.device, extractor: Extractor | None = None,
+                 extractor_spec: str = ""):
+        self.reads_extractor = (extractor is not None and extractor_spec == f"classifier:{classifier}"
+                                and isinstance(extractor.network, ChannelwiseClassifier))
+        if not self.reads_extractor:
+            network, _ = load_classifier(classifier)
+            self.network = ChannelwiseClassifier(network).to(device)
         self.device = device
         self.histogram = np.zeros(1000, dtype=np.int64)
 
     @torch.no_grad()
-    def __call__(self, images: torch.Tensor) -> None:
-        self.histogram += triple_histogram(self.network(images.to(self.device))["digits"])
+    def __call__(self, images: torch.Tensor, outputs: dict[str, torch.Tensor] | None) -> None:
+        digits = outputs["digits"] if self.reads_extractor else self.network(images.to(self.device))["digits"]
+        self.histogram += triple_histogram(digits)
 
     def result(self) -> dict[str, float]:
         counted = stacked_modes(self.histogram)
@@ -114,8 +123,8 @@ def stacked_classifier(source: str) -> str:
     return default_extractor(source).partition(":")[2] or "mnist"
 
 
-METRICS.register("modes")(Metric("modes", observer=lambda ev: StackedModeCounter(stacked_classifier(ev.source),
-                                                                                   ev.device)))
+METRICS.register("modes")(Metric("modes", observer=lambda ev: StackedModeCounter(
+    stacked_classifier(ev.source), ev.device, ev.extractor, ev.extractor_spec)))
 
 
 def parse_metrics(spec: str | list[str] | tuple[str, ...]) -> list[Metric]:
@@ -233,7 +242,7 @@ class Evaluator:
             counted, fake = 0, None
             for images in image_batches(batches, n, 500):
                 for observe in observers:
-                    observe(images)
+                    observe(images, None)
                 counted += len(images)
         if counted < 2:
             raise DataError(f"only {counted} generated image(s) to evaluate; give at least 2")

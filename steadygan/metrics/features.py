@@ -74,8 +74,8 @@ def default_extractor(source: str) -> str:
 
 def check_extractor(spec: str, inception_weights: str | Path | None = None) -> None:
     """Fails at once, before any data is read, when the extractor's weights are missing."""
-    if spec == "inception":
-        fid_weights_file(inception_weights, allow_download=False) if inception_weights else None
+    if spec == "inception" and inception_weights:
+        fid_weights_file(inception_weights, allow_download=False)
     elif spec.startswith("classifier:"):
         load_classifier(spec.partition(":")[2])
 
@@ -141,16 +141,17 @@ def image_batches(batches: Iterator[torch.Tensor] | Callable[[int], torch.Tensor
 
 def extract(extractor: Extractor, batches: Iterator[torch.Tensor] | Callable[[int], torch.Tensor], n: int, *,
             keep_features: bool = False, keep_logits: bool = False, progress: bool = True,
-            desc: str = "features", observers: tuple[Callable[[torch.Tensor], None], ...] = ()) -> FeatureSet:
+            desc: str = "features",
+            observers: tuple[Callable[[torch.Tensor, dict[str, torch.Tensor]], None], ...] = ()) -> FeatureSet:
     """Features of n images streamed from `batches` (see `image_batches`); each observer also sees every
-    image batch."""
+    image batch with the extractor's outputs for it."""
     stats = GaussianStats.empty(extractor.feature_dim)
     features, logits = [], []
     with tqdm(total=n, disable=not progress, unit="img", desc=desc, dynamic_ncols=True) as bar:
         for images in image_batches(batches, n, extractor.batch_size):
-            for observe in observers:
-                observe(images)
             out = extractor(images)
+            for observe in observers:
+                observe(images, out)
             stats.add(out["pool"])
             if keep_features:
                 features.append(out["pool"].numpy())

@@ -51,10 +51,6 @@ class StackedModes:
 
     modes: int  # distinct digit triples among the samples
     kl: float  # KL(histogram of triples || uniform over 1,000)
-    samples: int
-
-    def as_dict(self) -> dict[str, float]:
-        return {"modes": self.modes, "kl": self.kl, "samples": self.samples}
 
 
 STACKED_MODES = 1000
@@ -68,4 +64,4 @@ def triple_histogram(channel_digits: torch.Tensor) -> np.ndarray:
 
 
 def stacked_modes(histogram: np.ndarray) -> StackedModes:
-    return StackedModes(int((histogram > 0).sum()), kl_from_uniform(histogram), int(histogram.sum()))
+    return StackedModes(int((histogram > 0).sum()), kl_from_uniform(histogram))
