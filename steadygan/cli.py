@@ -1,4 +1,5 @@
-"""The `steadygan` command: train, sample, interpolate, evaluate, train-classifier, info, recipes."""
+"""The `steadygan` command: train, sample, interpolate, animate, doctor, evaluate, train-classifier, info,
+recipes."""
 
 from __future__ import annotations
 
@@ -56,6 +57,31 @@ def _interpolate(args: argparse.Namespace) -> int:
                             mode=args.mode, seed=args.seed, class_label=args.class_label,
                             truncation=args.truncation, frame_ms=args.frame_ms, ema=not args.raw)
     print(f"wrote {grid} and {gif}")
+    return 0
+
+
+def _animate(args: argparse.Namespace) -> int:
+    from .generate import training_animation
+
+    print(f"wrote {training_animation(args.run_dir, args.out, args.frame_ms)}")
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from .train.doctor import examine_run
+
+    records, findings = examine_run(args.run_dir)
+    steps = f"steps {records[0]['step']}-{records[-1]['step']}" if records else "no steps"
+    print(f"{args.run_dir}: {len(records)} logged records ({steps})")
+    last = next((r for r in reversed(records) if "d_acc_real" in r), None)
+    if last:
+        shown = ("d_acc_real", "d_acc_fake", "d_acc_heldout", "g_grad_norm", "d_grad_norm", "d_lipschitz", "diversity",
+                 "near_duplicates")
+        print("last monitors: " + ", ".join(f"{k}={last[k]:.3g}" for k in shown if k in last))
+    for finding in findings:
+        print(f"- {finding.line()}")
+    if not findings:
+        print("no known failure mode found")
     return 0
 
 
@@ -177,6 +203,21 @@ def build_parser() -> argparse.ArgumentParser:
     interp.add_argument("--mode", choices=["slerp", "linear"], default="slerp")
     interp.add_argument("--frame-ms", type=int, default=80, help="GIF frame duration")
     interp.set_defaults(run=_interpolate)
+
+    animate = commands.add_parser("animate", help="a run's sample grids as a GIF (the growth video for pggan)",
+                                  description="Every fixed-latent sample grid of a run, in step order, captioned "
+                                              "with its step and growth phase, as one looping GIF.")
+    animate.add_argument("run_dir", help="a run folder")
+    animate.add_argument("--out", help="the GIF to write (default RUN_DIR/training.gif)")
+    animate.add_argument("--frame-ms", type=int, default=250, help="frame duration (default 250)")
+    animate.set_defaults(run=_animate)
+
+    doctor = commands.add_parser("doctor", help="diagnose a finished or running run",
+                                 description="Replays the stability doctor's rules over a run's logged monitors: "
+                                             "D overpowering G, mode collapse, D overfitting, vanishing G gradients, "
+                                             "divergence, oscillation; each with its evidence and the override to try.")
+    doctor.add_argument("run_dir", help="a run folder")
+    doctor.set_defaults(run=_doctor)
 
     evaluate = commands.add_parser(
         "evaluate", help="FID, KID, IS, precision/recall, density/coverage, stacked-digit modes",

@@ -34,9 +34,9 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    arch: str = "dcgan"  # dcgan | sngan_cnn | sngan_resnet | mlp
+    arch: str = "dcgan"  # dcgan | sngan_cnn | sngan_resnet | began | pggan | mlp
     z_dim: int = 100
-    g_width: int = 64  # channel width (hidden units for mlp) of G
+    g_width: int = 64  # channel width (hidden units for mlp; the widest layers for pggan) of G
     d_width: int = 64
     hidden_layers: int = 2  # mlp only
     activation: str = "relu"  # mlp only: relu | leaky_relu | tanh (VEEGAN's 2-D networks)
@@ -52,6 +52,7 @@ class ModelConfig:
     mbd_group: int = 0  # samples compared with each other; 0 = the whole batch (cost grows with its square)
     minibatch_stddev: bool = False  # Karras et al. 2018: D sees the batch's feature standard deviation
     mbstd_group: int = 4  # samples per minibatch-stddev group
+    mbstd_statistic: str = "std"  # std (the paper's layer) | variance (the form of its released code)
 
 
 @dataclass
@@ -91,6 +92,28 @@ class RegularizeConfig:
 
 
 @dataclass
+class GrowthConfig:
+    """Progressive growing (model.arch=pggan): 4x4 first, then each doubling faded in and stabilized."""
+
+    start_resolution: int = 4
+    fade_images: int = 800_000  # real images shown while alpha rises linearly from 0 to 1
+    stabilize_images: int = 800_000  # images at the new resolution with alpha 1 (the last one lasts to the end)
+    batch_sizes: dict[int, int] = field(default_factory=dict)  # resolution -> batch size; others: optim.batch_size
+    reset_optimizer: bool = True  # fresh Adam moments when a new resolution starts fading in (the paper's code)
+
+
+@dataclass
+class DoctorConfig:
+    """The stability doctor's monitors and the rollback that survives divergence."""
+
+    holdout: float = 0.02  # share of the real images (at most 1,000) kept from training to see D overfit
+    monitor_samples: int = 64  # fixed latents and real images the monitors score at every log
+    rollback: bool = True  # on NaN/inf: back to the last checkpoint with lower learning rates
+    rollback_lr_factor: float = 0.5  # learning rates are multiplied by this at every rollback
+    max_rollbacks: int = 3  # then training stops with an error
+
+
+@dataclass
 class TrainConfig:
     steps: int = 2000  # G updates
     seed: int = 0
@@ -115,6 +138,8 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     regularize: RegularizeConfig = field(default_factory=RegularizeConfig)
+    growth: GrowthConfig = field(default_factory=GrowthConfig)
+    doctor: DoctorConfig = field(default_factory=DoctorConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
@@ -158,6 +183,15 @@ def _coerce(value: Any, expected: Any, key: str) -> Any:
         if not isinstance(value, str):
             raise wrong()
         return value
+    if getattr(expected, "__origin__", None) is dict:
+        key_type, value_type = expected.__args__
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{key}' expects a mapping such as {{32: 64, 64: 32}}, got {value!r}")
+        coerced = {}
+        for k, v in value.items():  # JSON (checkpoint metadata) turns integer keys into text
+            k = int(k) if key_type is int and isinstance(k, str) and k.isdigit() else k
+            coerced[_coerce(k, key_type, key)] = _coerce(v, value_type, key)
+        return coerced
     if getattr(expected, "__origin__", None) is tuple:
         parts = expected.__args__
         if not isinstance(value, (list, tuple)) or len(value) != len(parts):
@@ -251,6 +285,7 @@ FIXED_CHOICES = {
     ("optim", "optimizer"): ("adam", "rmsprop"),
     ("model", "init"): ("default", "orthogonal"),
     ("model", "activation"): ("relu", "leaky_relu", "tanh"),
+    ("model", "mbstd_statistic"): ("std", "variance"),
     ("loss", "label_smoothing"): ("none", "one_sided", "two_sided"),
     ("loss", "g_objective"): ("adversarial", "feature_matching"),
 }
@@ -273,12 +308,17 @@ def validate(config: Config) -> Config:
         if value not in choices:
             raise ConfigError(f"config key '{section}.{key}' is {value!r}; choose one of: {', '.join(choices)}")
     positive = [("optim", "batch_size"), ("optim", "n_dis"), ("train", "steps"), ("data", "resolution"),
-                ("model", "mbd_kernels"), ("model", "mbd_kernel_dim"), ("model", "mbstd_group")]
+                ("model", "mbd_kernels"), ("model", "mbd_kernel_dim"), ("model", "mbstd_group"),
+                ("growth", "start_resolution"), ("growth", "stabilize_images"), ("doctor", "monitor_samples")]
     for section, key in positive:
         if getattr(getattr(config, section), key) <= 0:
             raise ConfigError(f"config key '{section}.{key}' must be positive")
-    non_negative = [("loss", "unrolled_steps"), ("model", "mbd_group"), ("train", "eval_every")]
+    non_negative = [("loss", "unrolled_steps"), ("model", "mbd_group"), ("train", "eval_every"),
+                    ("growth", "fade_images"), ("doctor", "max_rollbacks")]
     non_negative += [("regularize", f.name) for f in dataclasses.fields(RegularizeConfig) if f.type in (float, "float")]
+    for key in ("holdout", "rollback_lr_factor"):
+        if not 0.0 <= getattr(config.doctor, key) < 1.0:
+            raise ConfigError(f"config key 'doctor.{key}' is {getattr(config.doctor, key)}; it is a fraction in [0, 1)")
     if not 0.0 <= config.optim.lr_decay_start < 1.0:
         raise ConfigError(f"config key 'optim.lr_decay_start' is {config.optim.lr_decay_start}; it is a fraction "
                           "of train.steps in [0, 1), e.g. 0.5 to decay over the second half")
@@ -288,4 +328,7 @@ def validate(config: Config) -> Config:
     from .augment import parse_policy
 
     parse_policy(config.regularize.diffaugment)
+    from .train.growth import check_growth
+
+    check_growth(config)
     return config

@@ -18,3 +18,7 @@ class DataError(SteadyganError):
 
 class CheckpointError(SteadyganError):
     """A file that is not a steadygan checkpoint, or one that does not fit the requested use."""
+
+
+class TrainingDiverged(SteadyganError):
+    """Training produced NaN/inf more often than the doctor may roll back."""

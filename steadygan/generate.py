@@ -8,14 +8,16 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
-from .config import Config, from_dict
+from .config import Config, from_dict, load_config
 from .errors import CheckpointError
-from .images import make_grid, save_gif, save_image
+from .images import captioned, make_grid, save_gif, save_image
 from .models import build_models
 from .sampling import generate, sample_latents, walk
 from .train.checkpoint import load_checkpoint, unflatten
+from .train.growth import describe_step, set_phase_for_step
 
 
 @dataclass
@@ -89,6 +91,7 @@ def load_generator(checkpoint: str | Path, *, ema: bool = True, device: str = "c
         generator.load_state_dict(unflatten("G_ema" if ema else "G", tensors))
     except RuntimeError as exc:
         raise CheckpointError(f"checkpoint '{path}' does not fit its own config ({str(exc).splitlines()[0]})") from None
+    set_phase_for_step(config, int(meta["step"]), generator)  # a growing G renders at its last phase
     return LoadedGenerator(generator.to(device).eval(), config, int(meta["step"]), meta["data"], path)
 
 
@@ -146,3 +149,24 @@ def info(checkpoint: str | Path) -> dict[str, Any]:
         "size_mb": round(path.stat().st_size / 2**20, 2),
         "config": meta["config"],
     }
+
+
+def training_animation(run: str | Path, out: str | Path | None = None, frame_ms: int = 250) -> Path:
+    """The run's fixed-latent sample grids in step order as one looping GIF (default RUN/training.gif),
+    each captioned with its step and, for a growing model, its resolution and fade-in: the growth video
+    of the PGGAN paper. Grids of lower phases are already rendered at the data's resolution."""
+    run = Path(run)
+    grids = sorted((run / "samples").glob("step-*.png"))
+    if not (run / "config.yaml").is_file() or not grids:
+        raise CheckpointError(f"'{run}' is not a run folder with sample grids (config.yaml and samples/step-*.png); "
+                              "give the folder a training run wrote")
+    config = load_config(str(run / "config.yaml"))
+    frames = []
+    for path in grids:
+        step = int(path.stem.split("-")[1])
+        with Image.open(path) as image:
+            frames.append(captioned(np.asarray(image.convert("RGB")), describe_step(config, step)))
+    size = frames[-1].shape
+    frames = [f if f.shape == size else np.asarray(Image.fromarray(f).resize(size[1::-1], Image.NEAREST))
+              for f in frames]
+    return save_gif(frames, Path(out) if out else run / "training.gif", frame_ms)

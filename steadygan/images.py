@@ -48,6 +48,17 @@ def save_image(array: np.ndarray, path: str | os.PathLike) -> Path:
     return _atomic_save(to_pil(array), path)
 
 
+def captioned(array: np.ndarray, text: str, height: int = 14) -> np.ndarray:
+    """An (H, W, 3) image with a black strip of white text above it."""
+    from PIL import ImageDraw
+
+    image = to_pil(array).convert("RGB")
+    canvas = Image.new("RGB", (image.width, image.height + height))
+    canvas.paste(image, (0, height))
+    ImageDraw.Draw(canvas).text((2, 1), text, fill=(255, 255, 255))
+    return np.asarray(canvas)
+
+
 def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, frame_ms: int = 80) -> Path:
     """An animated GIF that loops forever; frames are (H, W, C) uint8 arrays."""
     images = [to_pil(f).convert("RGB") for f in frames]

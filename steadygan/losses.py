@@ -22,9 +22,16 @@ class AdversarialLoss:
     """
 
     expects = "logits"  # the kind of D output it is defined on (see models.Architecture.output)
+    boundary: float | None = 0.0  # D's output between "real" and "fake"; None: midway between the batch means
 
     def __init__(self, cfg: LossConfig | None = None):
         self.cfg = cfg or LossConfig()
+
+    @torch.no_grad()
+    def accuracy(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The shares of reals and of fakes that D puts on their own side of its decision boundary."""
+        boundary = self.boundary if self.boundary is not None else 0.5 * (real.mean() + fake.mean())
+        return (real > boundary).float().mean(), (fake < boundary).float().mean()
 
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -93,6 +100,8 @@ class WassersteinLoss(AdversarialLoss):
     Needs a Lipschitz constraint on D (weight clipping, a gradient penalty or spectral norm).
     """
 
+    boundary = None  # a critic's values have no fixed origin
+
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return fake.mean() - real.mean()
 
@@ -106,6 +115,7 @@ class LeastSquaresLoss(AdversarialLoss):
     This is the 0-1 coding (a, b, c) = (0, 1, 1) of its Eq. 9."""
 
     a, b, c = 0.0, 1.0, 1.0
+    boundary = 0.5
 
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return 0.5 * (real - self.b).pow(2).mean() + 0.5 * (fake - self.a).pow(2).mean()
@@ -119,6 +129,7 @@ class PearsonLeastSquaresLoss(LeastSquaresLoss):
     """The (a, b, c) = (-1, 1, 0) coding, for which G minimises the Pearson chi^2 divergence (Eq. 8)."""
 
     a, b, c = -1.0, 1.0, 0.0
+    boundary = 0.0
 
 
 @LOSSES.register("began")
@@ -133,6 +144,12 @@ class BEGANLoss(AdversarialLoss):
     def __init__(self, cfg: LossConfig | None = None):
         super().__init__(cfg)
         self.k = 0.0
+
+    @torch.no_grad()
+    def accuracy(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """An auto-encoder D "accepts" what it reconstructs well: reals below the midway error, fakes above."""
+        boundary = 0.5 * (real.mean() + fake.mean())
+        return (real < boundary).float().mean(), (fake > boundary).float().mean()
 
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return real.mean() - self.k * fake.mean()

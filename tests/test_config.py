@@ -39,7 +39,7 @@ def test_round_trip_through_dict():
 
 @pytest.mark.parametrize("override, message", [
     ("optim.lrr=1", "unknown config key 'optim.lrr'; valid keys in 'optim': batch_size, g_lr, d_lr"),
-    ("optimizer.lr=1", "unknown config section 'optimizer'; valid sections: data, model, loss, optim, regularize, train"),
+    ("optimizer.lr=1", "unknown config section 'optimizer'; valid sections: data, model, loss, optim, regularize, growth, doctor, train"),
     ("train.steps=many", "config key 'train.steps' expects int, got 'many'"),
     ("train.steps=1.5", "config key 'train.steps' expects int, got 1.5"),
     ("data.hflip=3", "config key 'data.hflip' expects bool, got 3"),
@@ -53,7 +53,7 @@ def test_bad_overrides_name_the_problem(override, message):
 
 
 def test_unknown_recipe_lists_the_recipes(tmp_path):
-    with pytest.raises(ConfigError, match="unknown recipe 'sngna'; choose one of: began, dcgan, lsgan, sngan, sngan-projection, toy2d, toy2d-stable, ttur, unrolled, wgan, wgan-gp"):
+    with pytest.raises(ConfigError, match="unknown recipe 'sngna'; choose one of: began, dcgan, lsgan, pggan, sngan, sngan-projection, toy2d, toy2d-stable, ttur, unrolled, wgan, wgan-gp"):
         load_config("sngna")
     with pytest.raises(ConfigError, match="recipe file .* does not exist"):
         load_config(str(tmp_path / "mine.yaml"))

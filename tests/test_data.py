@@ -212,5 +212,5 @@ def test_labels_csv_that_matches_no_file(tmp_path):
 
 
 def test_batch_larger_than_the_data():
-    with pytest.raises(DataError, match="optim.batch_size=2000 is larger than the data set \\(1797 items\\)"):
+    with pytest.raises(DataError, match="batch size 2000 is larger than the data set \\(1797 items\\); lower optim.batch_size"):
         BatchStream(load("digits"), 2000)

@@ -13,6 +13,7 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -54,21 +55,52 @@ def cached_images(listing: Listing, resolution: int, channels: int, *, cache_dir
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", listing.name)
     path = root / f"{stem}-{resolution}px-{channels}ch-{cache_key(listing, resolution, channels)}.npy"
     shape = (len(listing.entries), channels, resolution, resolution)
-    if path.is_file():
-        try:
-            images = np.load(path, mmap_mode="r")
-            if images.shape == shape and images.dtype == np.uint8:
-                return images
-        except (OSError, ValueError):
-            pass  # a damaged cache file is rebuilt below
     try:
         root.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            target = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
-            _decode_all(listing, target, resolution, channels, allow_upscale, progress)
-            target.flush()
-            del target
+        return _memory_mapped(path, shape, lambda target: _decode_all(listing, target, resolution, channels,
+                                                                       allow_upscale, progress))
     except PermissionError as exc:
         raise DataError(f"cannot write the image cache in '{root}' ({exc.strerror}); set data.cache_dir or "
                         "STEADYGAN_CACHE to a writable folder") from None
+
+
+def _memory_mapped(path: Path, shape: tuple[int, ...], fill: Callable[[np.ndarray], None]) -> np.ndarray:
+    """The uint8 array of `shape` memory-mapped from `path`; written atomically by fill(target) when the
+    file is missing, damaged or of another shape."""
+    if path.is_file():
+        try:
+            array = np.load(path, mmap_mode="r")
+            if array.shape == shape and array.dtype == np.uint8:
+                return array
+        except (OSError, ValueError):
+            pass  # rebuilt below
+    with atomic_path(path) as tmp:
+        target = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+        fill(target)
+        target.flush()
+        del target
     return np.load(path, mmap_mode="r")
+
+
+def box_downsampled(images: np.ndarray, resolution: int, chunk: int = 2048) -> np.ndarray:
+    """(N, C, resolution, resolution) uint8: each output pixel the rounded mean of its f x f block, as
+    repeated 2x2 average pooling gives. Computed once in chunks; beside a memory-mapped source it is
+    cached as a memory-mapped file too, so neither memory nor later runs pay for it again."""
+    n, channels, size, _ = images.shape
+    factor = size // resolution
+    if factor * resolution != size:
+        raise DataError(f"cannot box-downsample {size}px images to {resolution}px; the sizes must divide")
+    shape = (n, channels, resolution, resolution)
+
+    def fill(target: np.ndarray) -> None:
+        for start in range(0, n, chunk):
+            block = images[start:start + chunk].astype(np.float32)
+            block = block.reshape(-1, channels, resolution, factor, resolution, factor).mean(axis=(3, 5))
+            target[start:start + chunk] = np.rint(block).astype(np.uint8)
+
+    if not isinstance(images, np.memmap) or images.filename is None:
+        target = np.empty(shape, dtype=np.uint8)
+        fill(target)
+        return target
+    path = Path(images.filename)
+    return _memory_mapped(path.with_name(f"{path.stem}-box{resolution}.npy"), shape, fill)

@@ -11,7 +11,7 @@ import torch
 from ..config import DataConfig
 from ..errors import DataError
 from ..images import make_grid
-from .cache import cached_images
+from .cache import box_downsampled, cached_images
 from .sources import list_source
 from .toy import MIXTURES, sample_mixture, toy_centres
 
@@ -30,12 +30,23 @@ class ImageDataset:
         self.num_classes = len(self.class_names)
         self.name = name
         self.identity = identity or name  # changes with the content, resolution and channels: a cache key
+        self._downsampled: dict[int, ImageDataset] = {}
 
     def __len__(self) -> int:
         return len(self.images)
 
     def shape(self) -> tuple[int, ...]:
         return tuple(self.images.shape[1:])
+
+    def downsampled(self, resolution: int) -> "ImageDataset":
+        """The same images box-filtered to a lower resolution (computed once, then reused)."""
+        if resolution == self.shape()[-1]:
+            return self
+        if resolution not in self._downsampled:
+            self._downsampled[resolution] = ImageDataset(
+                box_downsampled(self.images, resolution), self.labels, self.class_names, self.name,
+                f"{self.identity}-box{resolution}")
+        return self._downsampled[resolution]
 
     def batch(self, indices: np.ndarray, flip: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Images in [-1, 1] as float32 (N, C, H, W), flipped left-right where `flip` is true, and labels."""

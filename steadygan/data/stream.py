@@ -22,21 +22,30 @@ class BatchStream:
     position), so the state to resume from is two integers.
     """
 
-    def __init__(self, dataset: Indexable, batch_size: int, *, seed: int = 0, hflip: bool = False):
-        if batch_size > len(dataset):
-            raise DataError(f"optim.batch_size={batch_size} is larger than the data set ({len(dataset)} items); "
-                            "lower optim.batch_size or add data")
-        self.dataset = dataset
-        self.batch_size = batch_size
+    def __init__(self, dataset: Indexable, batch_size: int, *, seed: int = 0, hflip: bool = False,
+                 indices: np.ndarray | None = None):
         self.seed = seed
         self.hflip = hflip
+        self.indices = np.arange(len(dataset)) if indices is None else np.asarray(indices)  # the items trained on
+        self.serve(dataset, batch_size)
         self.load_state_dict({"epoch": 0, "position": 0})
 
+    def serve(self, dataset: Indexable, batch_size: int) -> None:
+        """Switch to another view of the same items (e.g. another resolution) or batch size, keeping the
+        position in the epoch's order."""
+        if batch_size > len(self.indices):
+            raise DataError(f"batch size {batch_size} is larger than the data set ({len(self.indices)} items); "
+                            "lower optim.batch_size (or growth.batch_sizes) or add data")
+        if hasattr(self, "dataset") and len(dataset) != len(self.dataset):
+            raise ValueError("a stream can switch only between views of the same items")
+        self.dataset = dataset
+        self.batch_size = batch_size
+
     def _permutation(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng((self.seed, epoch)).permutation(len(self.dataset))
+        return self.indices[np.random.default_rng((self.seed, epoch)).permutation(len(self.indices))]
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.position + self.batch_size > len(self.dataset):
+        if self.position + self.batch_size > len(self.indices):
             self.load_state_dict({"epoch": self.epoch + 1, "position": 0})
         indices = self._order[self.position:self.position + self.batch_size]
         flip = None

@@ -8,8 +8,8 @@ from ..config import ModelConfig
 from ..errors import ConfigError
 from ..nn import WEIGHTED_LAYERS, MinibatchDiscrimination, MinibatchStdDev, ProjectionHead, apply_spectral_norm
 from ..regularizers import orthogonal_init
-from . import began, dcgan, mlp, sngan_cnn, sngan_resnet  # noqa: F401  (each registers its architecture)
-from .base import ARCHITECTURES, IMAGE_RESOLUTIONS, Architecture, Discriminator, Generator
+from . import began, dcgan, mlp, pggan, sngan_cnn, sngan_resnet  # noqa: F401  (each registers its architecture)
+from .base import ARCHITECTURES, Architecture, Discriminator, Generator
 
 INITS = {"default": lambda network: network, "orthogonal": orthogonal_init}  # "default": each arch's own
 
@@ -30,9 +30,9 @@ def build_models(cfg: ModelConfig, *, resolution: int, channels: int, num_classe
     if cfg.conditional and num_classes < 2:
         raise ConfigError("model.conditional=true needs labelled data, but this data set has no class labels; "
                           "set model.conditional=false or give labels (sub-folders or a labels.csv)")
-    if data_kind == "image" and resolution not in IMAGE_RESOLUTIONS:
+    if data_kind == "image" and resolution not in arch.resolutions:
         raise ConfigError(f"model.arch={cfg.arch} supports data.resolution "
-                          f"{', '.join(map(str, IMAGE_RESOLUTIONS))}; got {resolution}")
+                          f"{', '.join(map(str, arch.resolutions))}; got {resolution}")
     G, D = arch.build(cfg, resolution, channels, num_classes if cfg.conditional else 0)
     add_batch_layers(D, cfg)
     INITS[cfg.init](G)
@@ -47,7 +47,7 @@ def build_models(cfg: ModelConfig, *, resolution: int, channels: int, num_classe
 BATCH_LAYERS = (
     ("minibatch_discrimination",
      lambda features, cfg: MinibatchDiscrimination(features, cfg.mbd_kernels, cfg.mbd_kernel_dim, cfg.mbd_group)),
-    ("minibatch_stddev", lambda features, cfg: MinibatchStdDev(features, cfg.mbstd_group)),
+    ("minibatch_stddev", lambda features, cfg: MinibatchStdDev(features, cfg.mbstd_group, cfg.mbstd_statistic)),
 )
 
 

@@ -50,6 +50,8 @@ class Architecture:
     data_kind: str  # "image" or "points"
     summary: str
     output: str = "logits"  # what D returns: "logits" (any loss but began) or "energy" (the began loss)
+    progressive: bool = False  # grows from 4x4 under the growth schedule (set_phase on G and D)
+    resolutions: tuple[int, ...] = IMAGE_RESOLUTIONS
 
 
 ARCHITECTURES: Registry[Architecture] = Registry("architecture")

@@ -34,9 +34,13 @@ class MetricsLog:
     def flush(self, step: int, extra: dict[str, float] | None = None) -> dict[str, float]:
         record = {name: float(self._sums[name]) / self._counts[name] for name in self._sums}
         record.update(extra or {})
+        self.discard()
+        return self.write(step, record)
+
+    def discard(self) -> None:
+        """Forget the values added since the last flush (those of steps a rollback undoes)."""
         self._sums.clear()
         self._counts.clear()
-        return self.write(step, record)
 
     def write(self, step: int, record: dict[str, float]) -> dict[str, float]:
         """One line of values measured at `step` (e.g. evaluation scores), beside the running means."""
@@ -45,7 +49,7 @@ class MetricsLog:
         if self._writer is not None:
             for name, value in record.items():
                 self._writer.add_scalar(name, value, step)
-        return record
+        return {"step": step, **record}
 
     def add_image(self, tag: str, image: np.ndarray, step: int) -> None:
         if self._writer is not None:
@@ -54,12 +58,22 @@ class MetricsLog:
     def truncate_after(self, step: int) -> None:
         """Drop lines logged after `step`, written by a run that stopped before its next checkpoint."""
         if self.path.is_file():
-            kept = [line for line in self.path.read_text().splitlines() if json.loads(line)["step"] <= step]
-            write_atomic(self.path, "".join(line + "\n" for line in kept).encode())
+            kept = [r for r in read_records(self.path) if r["step"] <= step]
+            write_atomic(self.path, "".join(json.dumps(r) + "\n" for r in kept).encode())
+
+    def records(self) -> list[dict]:
+        return read_records(self.path)
 
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+
+
+def read_records(path: Path) -> list[dict]:
+    """The records of a metrics.jsonl file, in order."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def plot_losses(metrics_path: Path, out_path: Path) -> Path | None:
@@ -69,9 +83,7 @@ def plot_losses(metrics_path: Path, out_path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    if not metrics_path.is_file():
-        return None
-    records = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    records = read_records(metrics_path)
     if not records:
         return None
     steps = [r["step"] for r in records]

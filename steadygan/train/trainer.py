@@ -15,22 +15,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..augment import DiffAugment
 from ..config import Config, apply_overrides, from_dict, load_config, validate
 from ..data import BatchStream, build_dataset
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, TrainingDiverged
 from ..images import save_image
 from ..losses import build_loss
-from ..models import build_models
+from ..models import ARCHITECTURES, build_models
 from ..regularizers import DiscriminatorBatch, build_regularizers
 from ..sampling import generate, sample_latents
 from .checkpoint import (LAST, flatten_module, flatten_optimizer, load_checkpoint, restore_optimizer,
                          save_checkpoint, unflatten)
 from .ema import EMA
+from .doctor import Doctor, Monitors, gradient_norm
 from .evaluation import PeriodicEvaluation
+from .growth import build_schedule
 from .metrics_log import MetricsLog, plot_losses
 from .objectives import G_OBJECTIVES, Unroller
 
@@ -89,10 +93,18 @@ class Trainer:
         make_optimizer = OPTIMIZERS[optim.optimizer]
         self.opt_G = make_optimizer(self.G.parameters(), optim.g_lr, optim.g_betas)
         self.opt_D = make_optimizer(self.D.parameters(), optim.d_lr, optim.d_betas)
-        self.stream = BatchStream(self.dataset, optim.batch_size, seed=config.train.seed, hflip=config.data.hflip)
+        heldout, trained = self._split_holdout()
+        self.stream = BatchStream(self.dataset, optim.batch_size, seed=config.train.seed, hflip=config.data.hflip,
+                                  indices=trained)
+        # The resolution, fade-in and batch size of each step: fixed, or growing for progressive architectures.
+        self.schedule = build_schedule(config, self.dataset, ARCHITECTURES.get(config.model.arch).progressive)
+        self.schedule.begin_step(self)
         self.latent_rng = torch.Generator().manual_seed(config.train.seed)
         self.fixed_z, self.fixed_labels = self._fixed_latents()
         self.evaluation = PeriodicEvaluation(self) if config.train.eval_every > 0 else None
+        self.monitors = Monitors(self, heldout)
+        self.doctor = Doctor(config)
+        self.lr_scale, self.rollbacks = 1.0, 0  # lowered by every rollback after a divergence
         self.metrics = MetricsLog(self.out_dir, tensorboard=tensorboard)
         self._postfix = ""
         self._last_log = (time.perf_counter(), 0)
@@ -110,6 +122,13 @@ class Trainer:
         trainer = cls(config, **kwargs)
         trainer.load_state(tensors, meta, path)
         return trainer
+
+    def _split_holdout(self) -> tuple[np.ndarray, np.ndarray]:
+        """(held-out, trained-on) indices: a fixed share of the real data that D never trains on, so that
+        the doctor can compare D's verdicts on images it has and has not seen."""
+        count = min(1000, int(len(self.dataset) * self.config.doctor.holdout))
+        order = np.random.default_rng((self.config.train.seed, 1)).permutation(len(self.dataset))
+        return np.sort(order[:count]), np.sort(order[count:])
 
     def _fixed_latents(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The same latents for every sample grid, so that grids of a run can be compared."""
@@ -131,7 +150,7 @@ class Trainer:
     def real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         real, labels = self.stream.next()
         labels = labels.to(self.device) if self.num_classes else None
-        return real.to(self.device, non_blocking=True), labels
+        return self.schedule.real(real.to(self.device, non_blocking=True)), labels
 
     def discriminator_step(self) -> None:
         real, real_labels = self.real_batch()
@@ -146,15 +165,18 @@ class Trainer:
         loss = self.loss.d_loss(real_out, fake_out) + sum(terms.values())
         self.opt_D.zero_grad(set_to_none=True)
         loss.backward()
+        d_grad_norm = gradient_norm(self.D)
         self.opt_D.step()
         for constraint in self.regularizers.d_constraints:
             constraint(self.D)
+        acc_real, acc_fake = self.loss.accuracy(real_out.detach(), fake_out.detach())
         self.metrics.add({"d_loss": loss.detach(), "d_real": real_out.detach().mean(),
-                          "d_fake": fake_out.detach().mean(), **{k: v.detach() for k, v in terms.items()},
+                          "d_fake": fake_out.detach().mean(), "d_acc_real": acc_real, "d_acc_fake": acc_fake,
+                          "d_grad_norm": d_grad_norm, **{k: v.detach() for k, v in terms.items()},
                           **self.loss.after_d_step(real_out.detach(), fake_out.detach())})
 
     def generator_step(self) -> None:
-        z, labels = self.draw_latents(self.config.optim.batch_size)
+        z, labels = self.draw_latents(self.stream.batch_size)
         fake = self.augment(self.G(z, labels))
         critic = self.unroller.critic(self, fake, labels)  # D itself unless G trains against an unrolled D
         self.D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
@@ -162,22 +184,25 @@ class Trainer:
         loss = self.g_objective(self, critic, fake, labels) + sum(terms.values())
         self.opt_G.zero_grad(set_to_none=True)
         loss.backward()
+        g_grad_norm = gradient_norm(self.G)
         self.opt_G.step()
         self.D.requires_grad_(True)
-        self.metrics.add({"g_loss": loss.detach(), **{k: v.detach() for k, v in terms.items()}})
+        self.metrics.add({"g_loss": loss.detach(), "g_grad_norm": g_grad_norm,
+                          **{k: v.detach() for k, v in terms.items()}})
 
     def _set_learning_rates(self) -> None:
         optim = self.config.optim
-        scale = 1.0
+        scale = self.lr_scale
         if optim.lr_decay == "linear":  # full rate until lr_decay_start, then linearly to zero at the last step
             remaining = 1.0 - self.step / self.config.train.steps
-            scale = min(1.0, remaining / (1.0 - optim.lr_decay_start))
+            scale *= min(1.0, remaining / (1.0 - optim.lr_decay_start))
         for optimizer, base in ((self.opt_G, optim.g_lr), (self.opt_D, optim.d_lr)):
             for group in optimizer.param_groups:
                 group["lr"] = base * scale
 
     def train_step(self) -> None:
         """One G update: the schedule's n_dis D steps, the G step, then the EMA."""
+        self.schedule.begin_step(self)
         self._set_learning_rates()
         self.G.train()
         self.D.train()
@@ -200,6 +225,9 @@ class Trainer:
         (self.out_dir / "config.yaml").write_text(self.config.to_yaml())
         periodic = [(cfg.log_every, self._log), (cfg.sample_every, self.save_samples),
                     (cfg.eval_every, self.evaluate), (cfg.checkpoint_every, self.save_checkpoint)]
+        if self.progress:
+            for line in self.schedule.plan(cfg.steps):
+                print(line)
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, unit="step",
                    dynamic_ncols=True, desc=f"training {self.out_dir.name}")
         self._last_log = (time.perf_counter(), self.step)
@@ -207,14 +235,21 @@ class Trainer:
             with self._stop_on_signals():
                 if self.step == 0:
                     self.save_samples()
+                if self.config.doctor.rollback and not (self.out_dir / "checkpoints" / LAST).is_file():
+                    self.save_checkpoint()  # a state to roll back to from the very first steps
                 while self.step < cfg.steps and not self._stop_requested:
                     self.train_step()
                     bar.update(1)
                     for every, action in periodic:
                         if every > 0 and self.step % every == 0:
                             action()
+                    if self.schedule.ends_segment(self.step) and self.step % max(cfg.sample_every, 1):
+                        self.save_samples()  # every phase's end is a frame of the growth video
                     if self.step % max(cfg.log_every, 1) == 0:
                         bar.set_postfix_str(self._postfix, refresh=False)
+                    if bar.n != self.step:  # a rollback went back to an earlier step
+                        bar.n = self.step
+                        bar.refresh()
                     for callback in self.callbacks:
                         callback(self)
         finally:
@@ -251,11 +286,48 @@ class Trainer:
         now = time.perf_counter()
         started, first_step = self._last_log
         self._last_log = (now, self.step)
-        extra = {"lr_g": self.opt_G.param_groups[0]["lr"], "lr_d": self.opt_D.param_groups[0]["lr"]}
+        extra = {"lr_g": self.opt_G.param_groups[0]["lr"], "lr_d": self.opt_D.param_groups[0]["lr"],
+                 **self.schedule.log_values()}
         if self.step > first_step:
             extra["seconds_per_step"] = (now - started) / (self.step - first_step)
+        diverged = self._diverged()
+        if not diverged:
+            extra.update(self.monitors(self))
         record = self.metrics.flush(self.step, extra)
-        self._postfix = f"d_loss={record.get('d_loss', math.nan):.3f} g_loss={record.get('g_loss', math.nan):.3f}"
+        self._postfix = " ".join(filter(None, (
+            self.schedule.describe(),
+            f"d_loss={record.get('d_loss', math.nan):.3f} g_loss={record.get('g_loss', math.nan):.3f}")))
+        self._report(self.doctor.examine(record))
+        if diverged:
+            self.roll_back()
+
+    def _report(self, findings) -> None:
+        for finding in findings:
+            if self.progress:
+                tqdm.write(f"doctor: {finding.line()}")
+
+    def _diverged(self) -> bool:
+        """NaN or inf in a weight of G or D (a loss that overflowed has already spread there)."""
+        return not all(bool(torch.isfinite(p).all()) for net in (self.G, self.D) for p in net.parameters())
+
+    def roll_back(self) -> None:
+        """Back to the last checkpoint with the learning rates lowered; an error after doctor.max_rollbacks."""
+        cfg = self.config.doctor
+        if not cfg.rollback or self.rollbacks >= cfg.max_rollbacks:
+            raise TrainingDiverged(
+                f"training diverged (NaN/inf weights) at step {self.step} after {self.rollbacks} rollback(s); lower "
+                f"optim.g_lr and optim.d_lr, or add regularize.gradient_penalty=10, and resume from "
+                f"{self.out_dir / 'checkpoints' / LAST}")
+        rollbacks, lr_scale, diverged_at = self.rollbacks + 1, self.lr_scale * cfg.rollback_lr_factor, self.step
+        self.load_state(*load_checkpoint(self.out_dir / "checkpoints" / LAST))
+        self.metrics.discard()
+        self.rollbacks, self.lr_scale = rollbacks, lr_scale
+        self._set_learning_rates()
+        record = self.metrics.write(self.step, {"rollback": rollbacks, "lr_scale": lr_scale, "diverged_at": diverged_at})
+        self._report(self.doctor.examine(record))
+        if self.progress:
+            tqdm.write(f"doctor: NaN/inf at step {diverged_at}; rolled back to step {self.step} with learning rates "
+                       f"x{lr_scale:g} (rollback {rollbacks} of at most {cfg.max_rollbacks})")
 
     # ----------------------------------------------------------------------------------------------
     # outputs
@@ -268,6 +340,8 @@ class Trainer:
 
     def save_samples(self) -> Path:
         images = generate(self.ema.model, self.fixed_z, self.fixed_labels)
+        if self.dataset.kind == "image" and images.shape[-1] < self.dataset.shape()[-1]:  # a growing G's phase
+            images = F.interpolate(images, size=self.dataset.shape()[1:], mode="nearest")
         nrow = self.num_classes if 0 < self.num_classes <= 16 else None
         grid = self.dataset.render(images, nrow=nrow)
         path = save_image(grid, self.out_dir / "samples" / f"step-{self.step:06d}.png")
@@ -290,6 +364,7 @@ class Trainer:
             "stream": self.stream.state_dict(),
             "loss": self.loss.state_dict(),
             "evaluation": self.evaluation.state_dict() if self.evaluation is not None else {},
+            "doctor": {"lr_scale": self.lr_scale, "rollbacks": self.rollbacks},
             "optimizers": optimizers,
             "data": {"kind": self.dataset.kind, "shape": list(self.dataset.shape()),
                      "num_classes": self.dataset.num_classes, "class_names": list(self.dataset.class_names),
@@ -298,6 +373,8 @@ class Trainer:
         return tensors, meta
 
     def save_checkpoint(self, name: str = LAST) -> Path:
+        if self._diverged():  # never overwrite the state a rollback returns to with a broken one
+            self.roll_back()
         tensors, meta = self.state_tensors_and_meta()
         path = save_checkpoint(self.out_dir / "checkpoints" / name, tensors, meta)
         plot_losses(self.metrics.path, self.out_dir / "loss.png")
@@ -324,7 +401,11 @@ class Trainer:
         if self.evaluation is not None:
             self.evaluation.load_state_dict(meta.get("evaluation", {}))
         self.step = int(meta["step"])
+        self.schedule.begin_step(self)
+        doctor = meta.get("doctor", {})
+        self.lr_scale, self.rollbacks = float(doctor.get("lr_scale", 1.0)), int(doctor.get("rollbacks", 0))
         self.metrics.truncate_after(self.step)
+        self.doctor.replay(self.metrics.records())
 
 
 def train(recipe: str = "dcgan", overrides: list[str] | tuple[str, ...] = (), *, resume: str | Path | None = None,

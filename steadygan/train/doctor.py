@@ -1,0 +1,246 @@
+"""The stability doctor: cheap monitors of a run, and named diagnoses with their evidence and a remedy.
+
+The monitors are logged with the losses at every `train.log_every` steps: D's accuracy on real and
+fake batches and on real images held out from training, D's loss on training and held-out reals
+against the same fakes, the gradient norms of G and D, an estimate of D's Lipschitz constant, and the
+diversity of the fixed-latent samples against that of real images. Each diagnosis is a rule over the
+logged records; the trainer prints a finding when its rule first fires, and `steadygan doctor RUN`
+replays the same rules over a run's metrics.jsonl.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+import torch
+
+from ..config import Config
+from ..registry import Registry
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+WINDOW = 4  # consecutive logs a condition must hold for, so that one noisy batch never fires a rule
+WARM_UP = 2 * WINDOW  # logs before the rules about the balance of G and D judge: an untrained G is plain
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    step: int
+    evidence: str
+    remedy: str  # the overrides to try
+
+    def line(self) -> str:
+        return f"{self.rule} (step {self.step}): {self.evidence}. Try: {self.remedy}"
+
+
+Rule = Callable[[list[dict], Config], "tuple[str, str] | None"]  # records -> (evidence, remedy) when it fires
+RULES: Registry[Rule] = Registry("diagnosis")
+
+
+def recent(records: list[dict], key: str, n: int = WINDOW, warm_up: int = WARM_UP) -> list[float]:
+    """The last `n` logged values of `key`, or [] while fewer than max(n, warm_up) were logged."""
+    values = [r[key] for r in records if key in r]
+    return values[-n:] if len(values) >= max(n, warm_up) else []
+
+
+@RULES.register("divergence")
+def divergence(records: list[dict], config: Config) -> tuple[str, str] | None:
+    last = records[-1]
+    remedy = (f"optim.g_lr={config.optim.g_lr / 10:g} optim.d_lr={config.optim.d_lr / 10:g} "
+              "(or regularize.gradient_penalty=10)")
+    if "rollback" in last:
+        return f"NaN/inf weights or losses; rolled back to step {last['step']} ({last['rollback']:.0f} so far)", remedy
+    losses = [k for k in ("d_loss", "g_loss") if k in last and not math.isfinite(last[k])]
+    if losses:
+        return f"{losses[0]} is {last[losses[0]]}", remedy
+    earlier = [abs(r["d_loss"]) for r in records[:-1] if math.isfinite(r.get("d_loss", math.nan))]
+    if len(earlier) >= WINDOW and abs(last.get("d_loss", 0.0)) > 100 * (statistics.median(earlier) + 0.1):
+        return f"d_loss {last['d_loss']:.3g} is over 100 times its median so far ({statistics.median(earlier):.3g})", remedy
+    return None
+
+
+@RULES.register("d_overpowering")
+def d_overpowering(records: list[dict], config: Config) -> tuple[str, str] | None:
+    real, fake = recent(records, "d_acc_real"), recent(records, "d_acc_fake")
+    if real and fake and min(real) > 0.97 and min(fake) > 0.97:
+        return (f"D tells {statistics.mean(real):.0%} of reals and {statistics.mean(fake):.0%} of fakes apart over "
+                f"the last {WINDOW} logs, so G learns little from it",
+                f"optim.d_lr={config.optim.d_lr / 4:g} (or loss.label_smoothing=one_sided, "
+                "regularize.gradient_penalty=10, model.spectral_norm=true)")
+    return None
+
+
+@RULES.register("mode_collapse")
+def mode_collapse(records: list[dict], config: Config) -> tuple[str, str] | None:
+    # A freshly initialized G gives nearly one output too; collapse is a loss of the variety G had reached.
+    diversity, duplicates = recent(records, "diversity"), recent(records, "near_duplicates")
+    before = [r["diversity"] for r in records[:-WINDOW] if "diversity" in r]
+    peak = max(before, default=0.0)
+    if diversity and max(diversity) < 0.5 * peak and min(duplicates) > 0.5:
+        return (f"the fixed-latent samples differ {diversity[-1]:.0%} as much as real images do (down from "
+                f"{peak:.0%}) and {duplicates[-1]:.0%} of their pairs are near-duplicates",
+                "model.minibatch_stddev=true (or loss.unrolled_steps=5, optim.n_dis=5, "
+                "regularize.diffaugment=color,translation,cutout)")
+    return None
+
+
+@RULES.register("d_overfitting")
+def d_overfitting(records: list[dict], config: Config) -> tuple[str, str] | None:
+    train, held = recent(records, "d_acc_real"), recent(records, "d_acc_heldout")
+    gaps = recent(records, "d_loss_gap")
+    if train and held and min(t - h for t, h in zip(train, held)) > 0.25:
+        return (f"D calls {statistics.mean(train):.0%} of training reals real but {statistics.mean(held):.0%} of "
+                f"held-out reals (held-out loss {gaps[-1] if gaps else math.nan:+.3g} above the training loss)",
+                "regularize.diffaugment=color,translation,cutout (or regularize.r1=1, more images)")
+    return None
+
+
+@RULES.register("vanishing_g_gradients")
+def vanishing_g_gradients(records: list[dict], config: Config) -> tuple[str, str] | None:
+    norms = [r["g_grad_norm"] for r in records if "g_grad_norm" in r]
+    if len(norms) < 2 * WINDOW:
+        return None
+    early = statistics.median(norms[:WINDOW])
+    if early > 0 and max(norms[-WINDOW:]) < 1e-3 * early:
+        loss = "ns" if config.loss.name == "minimax" else "hinge"
+        return (f"G's gradient norm fell from {early:.3g} to {norms[-1]:.3g}",
+                f"loss.name={loss} (or model.spectral_norm=true, optim.d_lr={config.optim.d_lr / 4:g})")
+    return None
+
+
+@RULES.register("oscillation")
+def oscillation(records: list[dict], config: Config) -> tuple[str, str] | None:
+    values = recent(records, "g_loss", 3 * WINDOW, warm_up=0)
+    if not values:
+        return None
+    steps = np.diff(values)
+    turns = np.mean(np.sign(steps[1:]) != np.sign(steps[:-1]))
+    swing, level = float(np.mean(np.abs(steps))), float(np.mean(np.abs(values)))
+    if turns > 0.8 and swing > 0.5 * level + 0.05:
+        return (f"g_loss turns direction at {turns:.0%} of logs, swinging {swing:.3g} around {np.mean(values):.3g}",
+                f"optim.g_lr={config.optim.g_lr / 2:g} optim.d_lr={config.optim.d_lr / 2:g} "
+                "(or optim.g_betas=[0.5, 0.999], train.ema_decay=0.999)")
+    return None
+
+
+class Doctor:
+    """Runs every rule on the records logged so far; each finding is reported once, when it first fires."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.records: list[dict] = []
+        self.findings: dict[str, Finding] = {}
+
+    def examine(self, record: dict) -> list[Finding]:
+        self.records.append(record)
+        new = []
+        for name in RULES.names():
+            if name not in self.findings:
+                result = RULES.get(name)(self.records, self.config)
+                if result is not None:
+                    self.findings[name] = Finding(name, int(record["step"]), *result)
+                    new.append(self.findings[name])
+        return new
+
+    def replay(self, records: list[dict]) -> list[Finding]:
+        self.records, self.findings = [], {}
+        for record in records:
+            self.examine(record)
+        return list(self.findings.values())
+
+
+def diagnose(records: list[dict], config: Config) -> list[Finding]:
+    """Every rule that fires on a run's logged records, at the step it first fired."""
+    return Doctor(config).replay(records)
+
+
+def examine_run(run: str | Path) -> tuple[list[dict], list[Finding]]:
+    """A run folder's logged records and the findings the rules make of them (`steadygan doctor`)."""
+    from ..config import load_config
+    from ..errors import CheckpointError
+    from .metrics_log import read_records
+
+    run = Path(run)
+    if not (run / "config.yaml").is_file():
+        raise CheckpointError(f"'{run}' is not a run folder (it has no config.yaml); give the folder training wrote")
+    records = read_records(run / "metrics.jsonl")
+    return records, diagnose(records, load_config(str(run / "config.yaml")))
+
+
+def gradient_norm(module: torch.nn.Module) -> torch.Tensor:
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    return torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
+
+
+class Monitors:
+    """The monitors measured at log time on fixed inputs, so that they never draw from the training RNGs."""
+
+    def __init__(self, trainer: "Trainer", heldout: np.ndarray):
+        n = trainer.config.doctor.monitor_samples
+        self.heldout = heldout[:n]
+        self.train = trainer.stream.indices[:n]
+        self.z, self.labels = trainer.fixed_z[:n], (None if trainer.fixed_labels is None else trainer.fixed_labels[:n])
+
+    def real(self, trainer: "Trainer", indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
+        images, labels = trainer.stream.dataset.batch(indices)
+        labels = labels.to(trainer.device) if trainer.num_classes else None
+        return trainer.schedule.real(images.to(trainer.device)), labels
+
+    def __call__(self, trainer: "Trainer") -> dict[str, float]:
+        from ..sampling import generate
+
+        G, D, loss = trainer.G, trainer.D, trainer.loss
+        was_training = D.training
+        D.eval()  # running statistics and power-iteration vectors are left as training left them
+        try:
+            fake = generate(G, self.z, self.labels).to(trainer.device)
+            real, real_labels = self.real(trainer, self.train)
+            fake_labels = None if self.labels is None else self.labels.to(trainer.device)
+            with torch.no_grad():
+                real_out, fake_out = D(real, real_labels), D(fake, fake_labels)
+            diversity, duplicates = pairwise_diversity(fake, real)
+            values = {"diversity": diversity, "near_duplicates": duplicates,
+                      "d_lipschitz": lipschitz_estimate(D, real, fake, real_labels)}
+            if len(self.heldout):
+                held, held_labels = self.real(trainer, self.heldout)
+                with torch.no_grad():
+                    held_out = D(held, held_labels)
+                    train_loss = loss.d_loss(real_out, fake_out)
+                    held_loss = loss.d_loss(held_out, fake_out)
+                values["d_acc_heldout"] = float(loss.accuracy(held_out, fake_out)[0])
+                values["d_loss_gap"] = float(held_loss - train_loss)
+        finally:
+            D.train(was_training)
+        return values
+
+
+def pairwise_diversity(fake: torch.Tensor, real: torch.Tensor) -> tuple[float, float]:
+    """(mean pairwise distance of the fakes / that of the reals, share of fake pairs closer than a tenth
+    of the reals' mean distance): 1 and 0 for samples as varied as the data, 0 and 1 for one output."""
+    def distances(x: torch.Tensor) -> torch.Tensor:
+        flat = x.flatten(1).float()
+        d = torch.cdist(flat, flat)
+        return d[~torch.eye(len(flat), dtype=torch.bool, device=d.device)]
+
+    real_mean = distances(real).mean().clamp_min(1e-12)
+    fake_d = distances(fake)
+    return float(fake_d.mean() / real_mean), float((fake_d < 0.1 * real_mean).float().mean())
+
+
+def lipschitz_estimate(D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                       labels: torch.Tensor | None) -> float:
+    """The largest |grad_x D(x)| over points between real and fake images: a lower bound of D's
+    Lipschitz constant (1 is what WGAN-GP and spectral norm aim at)."""
+    n = min(len(real), len(fake))
+    t = torch.rand(n, *([1] * (real.dim() - 1)), generator=torch.Generator().manual_seed(0)).to(real.device)
+    x = torch.lerp(fake[:n], real[:n], t).detach().requires_grad_(True)
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(D(x, None if labels is None else labels[:n]).sum(), x)
+    return float(grad.flatten(1).norm(dim=1).max())

@@ -1,0 +1,233 @@
+"""The resolution schedule: the resolution, fade-in alpha and batch size of every step.
+
+Most architectures train at one resolution for the whole run (`FixedResolution`). A progressive one
+(Karras et al. 2018) follows `ProgressiveGrowth`: a stabilization phase at the start resolution, then
+for each doubling a fade-in, alpha rising linearly with the images shown, and a stabilization phase.
+The phase is a pure function of the step, so a run resumed anywhere, mid-fade included, continues
+exactly as the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+
+from ..config import Config, GrowthConfig
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..data.datasets import ImageDataset
+    from .trainer import Trainer
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of steps at one depth (4 * 2^depth pixels), fading the depth in or stabilizing it."""
+
+    start: int  # first G step
+    steps: int
+    depth: int
+    fading: bool
+    batch_size: int
+    images: int  # real images it shows
+
+    @property
+    def resolution(self) -> int:
+        return 4 * 2 ** self.depth
+
+
+@dataclass(frozen=True)
+class Phase:
+    depth: int
+    alpha: float
+    batch_size: int
+    fading: bool
+    starts_depth: bool  # the first step at a new depth (its fade-in begins)
+
+    @property
+    def resolution(self) -> int:
+        return 4 * 2 ** self.depth
+
+    def describe(self) -> str:
+        return f"{self.resolution}px" + (f" fade {self.alpha:.2f}" if self.fading else "")
+
+
+def growth_segments(growth: GrowthConfig, final_resolution: int, default_batch_size: int) -> list[Segment]:
+    """The start resolution's stabilization, then a fade-in and a stabilization per doubling."""
+    segments: list[Segment] = []
+
+    def add(depth: int, fading: bool, images: int) -> None:
+        batch = growth.batch_sizes.get(4 * 2 ** depth, default_batch_size)
+        steps = math.ceil(images / batch)
+        if steps:
+            start = segments[-1].start + segments[-1].steps if segments else 0
+            segments.append(Segment(start, steps, depth, fading, batch, images))
+
+    first, last = _depth(growth.start_resolution), _depth(final_resolution)
+    add(first, False, growth.stabilize_images)
+    for depth in range(first + 1, last + 1):
+        add(depth, True, growth.fade_images)
+        add(depth, False, growth.stabilize_images)
+    return segments
+
+
+def phase_at(segments: list[Segment], step: int) -> Phase:
+    """The phase step `step` (0-based) trains at; the last segment lasts to the end of the run."""
+    segment = next(s for s in reversed(segments) if s.start <= step)
+    alpha = min(1.0, (step - segment.start) * segment.batch_size / segment.images) if segment.fading else 1.0
+    return Phase(segment.depth, alpha, segment.batch_size, segment.fading,
+                 starts_depth=segment.fading and step == segment.start)
+
+
+def last_phase(config: Config, step: int) -> Phase | None:
+    """The phase the last of `step` completed steps trained at; None for a model that does not grow."""
+    from ..models import ARCHITECTURES
+
+    if step <= 0 or not ARCHITECTURES.get(config.model.arch).progressive:
+        return None
+    return phase_at(growth_segments(config.growth, config.data.resolution, config.optim.batch_size), step - 1)
+
+
+def set_phase_for_step(config: Config, step: int, *networks) -> None:
+    """Puts the networks of a checkpoint written after `step` steps in the phase they were trained at last."""
+    phase = last_phase(config, step)
+    for network in networks if phase is not None else ():
+        network.set_phase(phase.depth, phase.alpha)
+
+
+def describe_step(config: Config, step: int) -> str:
+    """'step 1200' and, for a growing model, its phase: 'step 1200 · 16px fade 0.40'."""
+    phase = last_phase(config, step)
+    return f"step {step}" + (f" · {phase.describe()}" if phase is not None else "")
+
+
+def _depth(resolution: int) -> int:
+    return int(math.log2(resolution)) - 2
+
+
+def _is_power_of_two(n: int) -> bool:
+    return n >= 4 and n & (n - 1) == 0
+
+
+def check_growth(config: Config) -> None:
+    """The growth section is used by progressive architectures only and must describe a real schedule."""
+    from ..models import ARCHITECTURES
+
+    growth = config.growth
+    if not ARCHITECTURES.get(config.model.arch).progressive:
+        if growth != GrowthConfig():
+            raise ConfigError(f"the growth section applies to progressive architectures (model.arch=pggan), not "
+                              f"model.arch={config.model.arch}; remove the growth.* settings")
+        return
+    resolution = config.data.resolution
+    if not _is_power_of_two(growth.start_resolution) or growth.start_resolution > resolution:
+        raise ConfigError(f"growth.start_resolution={growth.start_resolution} must be a power of two from 4 up to "
+                          f"data.resolution ({resolution}); the paper starts at 4")
+    for res, batch in growth.batch_sizes.items():
+        if not _is_power_of_two(res) or batch <= 0:
+            raise ConfigError(f"growth.batch_sizes maps resolutions (powers of two) to positive batch sizes; "
+                              f"got {res}: {batch}")
+
+
+class FixedResolution:
+    """One resolution and batch size for the whole run: nothing changes between steps."""
+
+    def __init__(self, batch_size: int):
+        self.batch_size = batch_size
+
+    def begin_step(self, trainer: "Trainer") -> None:
+        pass
+
+    def real(self, images: torch.Tensor) -> torch.Tensor:
+        return images
+
+    def log_values(self) -> dict[str, float]:
+        return {}
+
+    def ends_segment(self, step: int) -> bool:
+        return False
+
+    def describe(self) -> str:
+        return ""
+
+    def plan(self, total_steps: int) -> list[str]:
+        return []
+
+
+class ProgressiveGrowth:
+    """Sets the phase of G, D and the EMA G at the start of every step, serves the data at the phase's
+    resolution (box-filtered once per resolution from the full-size uint8 cache), and fades real images
+    in as G's are: lerp(upsample(downsample(x)), x, alpha), the reals D sees matching the fakes' mix."""
+
+    def __init__(self, growth: GrowthConfig, dataset: "ImageDataset", default_batch_size: int):
+        self.growth = growth
+        self.dataset = dataset
+        self.segments = growth_segments(growth, dataset.shape()[-1], default_batch_size)
+        self.phase = phase_at(self.segments, 0)
+        self.batch_size = self.phase.batch_size
+        self._applied_step = -1
+        self._served: tuple[int, int] | None = None  # (resolution, batch size) the stream serves
+
+    def images_before(self, step: int) -> int:
+        """Real images shown to D in the steps before `step` (one batch per D step)."""
+        total = 0
+        for s in self.segments:
+            span = step - s.start if s is self.segments[-1] else min(step - s.start, s.steps)
+            total += max(span, 0) * s.batch_size
+        return total
+
+    def begin_step(self, trainer: "Trainer") -> None:
+        if trainer.step == self._applied_step:
+            return
+        self._applied_step = trainer.step
+        phase = self.phase = phase_at(self.segments, trainer.step)
+        self.batch_size = phase.batch_size
+        if self._served != (phase.resolution, phase.batch_size):
+            trainer.stream.serve(self.dataset.downsampled(phase.resolution), phase.batch_size)
+            self._served = (phase.resolution, phase.batch_size)
+        if phase.starts_depth and self.growth.reset_optimizer:
+            for optimizer in (trainer.opt_G, trainer.opt_D):
+                optimizer.state.clear()
+        for network in (trainer.G, trainer.D, trainer.ema.model):
+            network.set_phase(phase.depth, phase.alpha)
+
+    def ends_segment(self, step: int) -> bool:
+        """Whether `step` steps complete a fade-in or a stabilization phase."""
+        return any(s.start + s.steps == step for s in self.segments[:-1])
+
+    def real(self, images: torch.Tensor) -> torch.Tensor:
+        if not self.phase.fading or self.phase.alpha >= 1.0:
+            return images
+        coarse = F.interpolate(F.avg_pool2d(images, 2), scale_factor=2, mode="nearest")
+        return torch.lerp(coarse, images, self.phase.alpha)
+
+    def log_values(self) -> dict[str, float]:
+        return {"resolution": self.phase.resolution, "alpha": self.phase.alpha, "batch_size": self.batch_size,
+                "kimg": self.images_before(self._applied_step + 1) / 1000}
+
+    def describe(self) -> str:
+        return self.phase.describe()
+
+    def plan(self, total_steps: int) -> list[str]:
+        """One line per segment: where it starts and ends in steps and images; what train.steps leaves out."""
+        lines = []
+        for s in self.segments:
+            end = s.start + s.steps if s is not self.segments[-1] else max(total_steps, s.start)
+            what = "fade-in" if s.fading else "stabilize"
+            lines.append(f"{s.resolution}px {what}: steps {s.start}-{end}, batch {s.batch_size}, "
+                         f"{(end - s.start) * s.batch_size:,} images")
+        final = self.segments[-1].start
+        if total_steps < final:
+            lines.append(f"warning: train.steps={total_steps} ends at {phase_at(self.segments, total_steps).describe()}; "
+                         f"the full resolution is reached at step {final}")
+        return lines
+
+
+def build_schedule(config: Config, dataset, progressive: bool) -> FixedResolution | ProgressiveGrowth:
+    if progressive:
+        return ProgressiveGrowth(config.growth, dataset, config.optim.batch_size)
+    return FixedResolution(config.optim.batch_size)

@@ -1,0 +1,144 @@
+"""The stability doctor: each failure mode induced on a tiny model and named, rules on logged records,
+and the rollback that survives divergence."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from steadygan.cli import main
+from steadygan.config import load_config
+from steadygan.data.stream import BatchStream
+from steadygan.errors import TrainingDiverged
+from steadygan.losses import build_loss
+from steadygan.train import Trainer
+from steadygan.train.doctor import RULES, diagnose, lipschitz_estimate, pairwise_diversity
+from helpers import tiny_config
+
+
+def doctor_run(out_dir, **overrides):
+    values = {"optim.n_dis": 1, "train.steps": 60, "train.log_every": 5, "train.sample_every": 1000,
+              "train.checkpoint_every": 1000}
+    values.update(overrides)
+    return Trainer(tiny_config(out_dir, "dcgan", **values), progress=False, tensorboard=False)
+
+
+def fired(trainer):
+    return set(trainer.doctor.findings)
+
+
+def test_monitors_are_logged(tmp_path):
+    trainer = doctor_run(tmp_path, **{"train.steps": 10})
+    trainer.fit()
+    record = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    for key in ("d_acc_real", "d_acc_fake", "d_acc_heldout", "d_loss_gap", "g_grad_norm", "d_grad_norm",
+                "d_lipschitz", "diversity", "near_duplicates"):
+        assert key in record and math.isfinite(record[key]), key
+    assert len(trainer.monitors.heldout) == 35  # 2% of the 1,797 digits, never trained on
+    assert not set(trainer.monitors.heldout) & set(trainer.stream.indices)
+
+
+def test_d_overpowering_when_g_cannot_learn(tmp_path):
+    trainer = doctor_run(tmp_path, **{"optim.g_lr": 0.0, "optim.d_lr": 1e-3})
+    trainer.fit()
+    assert "d_overpowering" in fired(trainer)
+    assert "optim.d_lr=0.00025" in trainer.doctor.findings["d_overpowering"].remedy
+
+
+def test_mode_collapse_when_g_gives_one_output(tmp_path):
+    trainer = doctor_run(tmp_path, **{"train.steps": 150})
+    forward = trainer.G.forward
+
+    def collapse(trainer):  # after G has learnt some variety, it gives one output for every latent
+        if trainer.step == 100:
+            trainer.G.forward = lambda z, y=None: forward(z[:1], None).expand(len(z), -1, -1, -1)
+
+    trainer.callbacks.append(collapse)
+    trainer.fit()
+    assert "mode_collapse" in fired(trainer) and trainer.doctor.findings["mode_collapse"].step > 100
+    last = trainer.doctor.records[-1]
+    assert last["diversity"] < 1e-6 and last["near_duplicates"] == 1.0
+
+
+def test_d_overfitting_on_a_tiny_training_split(tmp_path):
+    """D sees 16 training images and a G that outputs other real digits: it can only memorize the 16,
+    and then calls the held-out reals fake."""
+    trainer = doctor_run(tmp_path, **{"optim.d_lr": 2e-3, "optim.g_lr": 0.0, "train.steps": 150, "optim.n_dis": 2})
+    pool = trainer.stream.indices[16:]
+    trainer.stream = BatchStream(trainer.dataset, 8, seed=0, indices=trainer.stream.indices[:16])
+    rng = np.random.default_rng(0)
+    forward = trainer.G.forward
+    trainer.G.forward = lambda z, y=None: forward(z, y) * 0 + trainer.dataset.batch(rng.choice(pool, len(z)))[0]
+    trainer.fit()
+    assert "d_overfitting" in fired(trainer)
+    records = trainer.doctor.records
+    assert records[-1]["d_acc_real"] - records[-1]["d_acc_heldout"] > 0.25
+
+
+def test_divergence_rolls_back_and_the_run_still_finishes(tmp_path):
+    trainer = doctor_run(tmp_path, **{"optim.g_lr": 1e30, "optim.d_lr": 1e30, "doctor.rollback_lr_factor": 1e-33,
+                                      "train.steps": 30, "train.log_every": 2, "train.checkpoint_every": 10})
+    result = trainer.fit()
+    assert result.completed and result.step == 30
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    rollbacks = [r for r in records if "rollback" in r]
+    assert rollbacks and rollbacks[0]["step"] == 0 and rollbacks[0]["lr_scale"] == 1e-33
+    assert trainer.lr_scale <= 1e-33 and "divergence" in fired(trainer)
+    assert all(torch.isfinite(p).all() for p in trainer.G.parameters())
+    assert math.isfinite(records[-1]["d_loss"]) and trainer.opt_G.param_groups[0]["lr"] == pytest.approx(1e-3)
+
+
+def test_divergence_beyond_the_rollbacks_allowed_stops_with_a_clear_error(tmp_path):
+    trainer = doctor_run(tmp_path, **{"optim.g_lr": 1e30, "optim.d_lr": 1e30, "doctor.max_rollbacks": 1,
+                                      "train.log_every": 2})
+    with pytest.raises(TrainingDiverged, match="after 1 rollback\\(s\\); lower optim.g_lr and optim.d_lr"):
+        trainer.fit()
+    assert (tmp_path / "checkpoints" / "last.safetensors").is_file()  # the last good state is kept
+
+
+def test_doctor_command_diagnoses_a_run(tmp_path, capsys):
+    doctor_run(tmp_path, **{"optim.g_lr": 0.0, "optim.d_lr": 1e-3}).fit()
+    assert main(["doctor", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "d_overpowering (step" in out and "Try: optim.d_lr=" in out and "last monitors: d_acc_real=" in out
+    assert main(["doctor", str(tmp_path / "nothing")]) == 2
+
+
+def records(**columns):
+    n = len(next(iter(columns.values())))
+    return [{"step": 10 * (i + 1), **{k: v[i] for k, v in columns.items()}} for i in range(n)]
+
+
+@pytest.mark.parametrize("rule, history", [
+    ("divergence", records(d_loss=[1.0] * 8 + [float("nan")])),
+    ("divergence", records(d_loss=[1.0] * 8 + [500.0])),
+    ("d_overpowering", records(d_acc_real=[0.99] * 8, d_acc_fake=[1.0] * 8)),
+    ("mode_collapse", records(diversity=[0.1, 0.4, 0.6, 0.6, 0.05, 0.04, 0.04, 0.03], near_duplicates=[0.9] * 8)),
+    ("d_overfitting", records(d_acc_real=[0.95] * 8, d_acc_heldout=[0.5] * 8, d_loss_gap=[0.8] * 8)),
+    ("vanishing_g_gradients", records(g_grad_norm=[5.0] * 4 + [1e-5] * 4)),
+    ("oscillation", records(g_loss=[2.0, -1.0] * 6)),
+])
+def test_each_rule_fires_on_its_pattern_and_not_on_a_steady_run(rule, history):
+    config = load_config("dcgan")
+    assert RULES.get(rule)(history, config) is not None
+    steady = records(d_loss=[1.0] * 12, g_loss=[1.0 + 0.01 * i for i in range(12)], d_acc_real=[0.7] * 12,
+                     d_acc_fake=[0.7] * 12, diversity=[0.9] * 12, near_duplicates=[0.0] * 12,
+                     d_acc_heldout=[0.68] * 12, g_grad_norm=[3.0] * 12)
+    assert RULES.get(rule)(steady, config) is None
+    assert [f.rule for f in diagnose(history, config)].count(rule) == 1  # reported once, when it first fires
+
+
+def test_accuracy_and_monitor_maths():
+    real, fake = torch.tensor([2.0, -1.0, 3.0, 0.5]), torch.tensor([-2.0, 1.0, -3.0, -0.5])
+    assert [float(a) for a in build_loss("ns").accuracy(real, fake)] == [0.75, 0.75]
+    assert [float(a) for a in build_loss("lsgan").accuracy(torch.tensor([0.6, 0.4]), torch.tensor([0.1, 0.7]))] == [
+        0.5, 0.5]
+    x = torch.randn(6, 3, 4, 4)
+    assert pairwise_diversity(x, x) == pytest.approx((1.0, 0.0))
+    assert pairwise_diversity(x[:1].expand(6, -1, -1, -1), x) == (0.0, 1.0)
+    linear = torch.nn.Linear(3, 1, bias=False)
+    critic = lambda v, y=None: linear(v).squeeze(1)  # noqa: E731  (a D with gradient |w| everywhere)
+    assert lipschitz_estimate(critic, torch.randn(5, 3), torch.randn(5, 3), None) == pytest.approx(
+        float(linear.weight.detach().norm()), rel=1e-6)
