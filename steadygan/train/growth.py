@@ -136,9 +136,6 @@ def check_growth(config: Config) -> None:
 class FixedResolution:
     """One resolution and batch size for the whole run: nothing changes between steps."""
 
-    def __init__(self, batch_size: int):
-        self.batch_size = batch_size
-
     def begin_step(self, trainer: "Trainer") -> None:
         pass
 
@@ -168,7 +165,6 @@ class ProgressiveGrowth:
         self.dataset = dataset
         self.segments = growth_segments(growth, dataset.shape()[-1], default_batch_size)
         self.phase = phase_at(self.segments, 0)
-        self.batch_size = self.phase.batch_size
         self._applied_step = -1
         self._served: tuple[int, int] | None = None  # (resolution, batch size) the stream serves
 
@@ -185,7 +181,6 @@ class ProgressiveGrowth:
             return
         self._applied_step = trainer.step
         phase = self.phase = phase_at(self.segments, trainer.step)
-        self.batch_size = phase.batch_size
         if self._served != (phase.resolution, phase.batch_size):
             trainer.stream.serve(self.dataset.downsampled(phase.resolution), phase.batch_size)
             self._served = (phase.resolution, phase.batch_size)
@@ -206,7 +201,7 @@ class ProgressiveGrowth:
         return torch.lerp(coarse, images, self.phase.alpha)
 
     def log_values(self) -> dict[str, float]:
-        return {"resolution": self.phase.resolution, "alpha": self.phase.alpha, "batch_size": self.batch_size,
+        return {"resolution": self.phase.resolution, "alpha": self.phase.alpha, "batch_size": self.phase.batch_size,
                 "kimg": self.images_before(self._applied_step + 1) / 1000}
 
     def describe(self) -> str:
@@ -230,4 +225,4 @@ class ProgressiveGrowth:
 def build_schedule(config: Config, dataset, progressive: bool) -> FixedResolution | ProgressiveGrowth:
     if progressive:
         return ProgressiveGrowth(config.growth, dataset, config.optim.batch_size)
-    return FixedResolution(config.optim.batch_size)
+    return FixedResolution()
