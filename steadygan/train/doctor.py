@@ -189,9 +189,7 @@ class Monitors:
         self.z, self.labels = trainer.fixed_z[:n], (None if trainer.fixed_labels is None else trainer.fixed_labels[:n])
 
     def real(self, trainer: "Trainer", indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
-        images, labels = trainer.stream.dataset.batch(indices)
-        labels = labels.to(trainer.device) if trainer.num_classes else None
-        return trainer.schedule.real(images.to(trainer.device)), labels
+        return trainer.prepare_real(*trainer.stream.dataset.batch(indices))
 
     def __call__(self, trainer: "Trainer") -> dict[str, float]:
         from ..sampling import generate

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from ..config import Config, GrowthConfig
 from ..errors import ConfigError
+from ..models.base import upsamplings
 
 if TYPE_CHECKING:
     from ..data.datasets import ImageDataset
@@ -67,7 +68,7 @@ def growth_segments(growth: GrowthConfig, final_resolution: int, default_batch_s
             start = segments[-1].start + segments[-1].steps if segments else 0
             segments.append(Segment(start, steps, depth, fading, batch, images))
 
-    first, last = _depth(growth.start_resolution), _depth(final_resolution)
+    first, last = upsamplings(growth.start_resolution), upsamplings(final_resolution)
     add(first, False, growth.stabilize_images)
     for depth in range(first + 1, last + 1):
         add(depth, True, growth.fade_images)
@@ -103,10 +104,6 @@ def describe_step(config: Config, step: int) -> str:
     """'step 1200' and, for a growing model, its phase: 'step 1200 · 16px fade 0.40'."""
     phase = last_phase(config, step)
     return f"step {step}" + (f" · {phase.describe()}" if phase is not None else "")
-
-
-def _depth(resolution: int) -> int:
-    return int(math.log2(resolution)) - 2
 
 
 def _is_power_of_two(n: int) -> bool:

@@ -148,9 +148,12 @@ class Trainer:
         return z, torch.randint(self.num_classes, (n,), generator=self.latent_rng).to(self.device)
 
     def real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        real, labels = self.stream.next()
+        return self.prepare_real(*self.stream.next())
+
+    def prepare_real(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Real images on the device as this step's D sees them (faded in while G grows), and their labels."""
         labels = labels.to(self.device) if self.num_classes else None
-        return self.schedule.real(real.to(self.device, non_blocking=True)), labels
+        return self.schedule.real(images.to(self.device, non_blocking=True)), labels
 
     def discriminator_step(self) -> None:
         real, real_labels = self.real_batch()
@@ -308,7 +311,8 @@ class Trainer:
 
     def _diverged(self) -> bool:
         """NaN or inf in a weight of G or D (a loss that overflowed has already spread there)."""
-        return not all(bool(torch.isfinite(p).all()) for net in (self.G, self.D) for p in net.parameters())
+        finite = [torch.isfinite(p).all() for net in (self.G, self.D) for p in net.parameters()]
+        return not bool(torch.stack(finite).all())  # one device sync, not one per tensor
 
     def roll_back(self) -> None:
         """Back to the last checkpoint with the learning rates lowered; an error after doctor.max_rollbacks."""
