@@ -1,4 +1,5 @@
-"""What the benchmarks share: independent runs spread over worker processes, and mean ± std cells."""
+"""What the benchmarks share: independent runs spread over worker processes, mean ± std cells, the shared
+data folder and the CIFAR-10 feature extractor."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import multiprocessing
 import os
 import statistics
 import time
+from pathlib import Path
 from typing import Callable, Iterable
+
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
 def run_pool(function: Callable, jobs: Iterable, workers: int, describe: Callable[[dict], str]) -> tuple[list, float]:
@@ -29,3 +33,16 @@ def mean_std(values: list[float], digits: int = 1) -> str:
         return "inf"
     spread = statistics.pstdev(values) if len(values) > 1 else 0.0
     return f"{statistics.mean(values):.{digits}f} ± {spread:.{digits}f}"
+
+
+def cifar_classifier(cache: Path) -> str:
+    """The CIFAR-10 classifier file, trained (a few minutes on a CPU) when not cached."""
+    from steadygan.metrics.classifier import train_classifier_file
+
+    path = cache / "weights" / "cifar10-classifier.safetensors"
+    if not path.is_file():
+        print(f"training the CIFAR-10 feature extractor once: {path}", flush=True)
+        _, report = train_classifier_file(str(SHARED_DATA / "cifar10-jpg.zip"), path, resolution=32,
+                                          labels="folders", epochs=4)
+        print(f"held-out accuracy {report['held_out_accuracy']:.3f}", flush=True)
+    return f"classifier:{path}"

@@ -25,9 +25,10 @@ from pathlib import Path
 
 import torch
 
+from common import SHARED_DATA, cifar_classifier
+
 HERE = Path(__file__).resolve().parent
-DATA = HERE.parent.parent / "shared" / "data" / "anime-faces-64.zip"
-CIFAR = HERE.parent.parent / "shared" / "data" / "cifar10-jpg.zip"
+DATA = SHARED_DATA / "anime-faces-64.zip"
 
 # (z_dim, widest layers, images per fade-in, images per stabilization, batch size per resolution, eval samples)
 PRESETS = {
@@ -38,18 +39,6 @@ PRESETS = {
     "quick": dict(z_dim=16, width=8, fade=256, stabilize=256, batch_sizes={4: 16, 8: 16, 16: 16, 32: 16, 64: 16},
                   eval_n=200),
 }
-
-
-def cifar_classifier(cache: Path) -> str:
-    """The CIFAR-10 classifier file, trained (a few minutes on a CPU) when not cached."""
-    from steadygan.metrics.classifier import train_classifier_file
-
-    path = cache / "weights" / "cifar10-classifier.safetensors"
-    if not path.is_file():
-        print(f"training the CIFAR-10 feature extractor once: {path}", flush=True)
-        _, report = train_classifier_file(str(CIFAR), path, resolution=32, labels="folders", epochs=4)
-        print(f"held-out accuracy {report['held_out_accuracy']:.3f}", flush=True)
-    return f"classifier:{path}"
 
 
 def peak_memory_mib(device: torch.device) -> float:
@@ -73,9 +62,10 @@ class PhaseMeter:
         if trainer.device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - self.started
-        schedule = trainer.schedule
-        images = schedule.images_before(trainer.step) - schedule.images_before(self.start_step)
-        phase = schedule.phase
+        from steadygan.train.growth import images_shown
+
+        images = images_shown(trainer.config, trainer.step) - images_shown(trainer.config, self.start_step)
+        phase = trainer.schedule.phase
         resolution = phase.resolution
         if resolution not in self.evaluators:
             from steadygan.metrics import Evaluator
@@ -85,7 +75,7 @@ class PhaseMeter:
                                                     progress=False)
         evaluation = self.evaluators[resolution].score_generator(trainer.ema.model, seed=1)
         row = {"resolution": resolution, "what": "fade-in" if phase.fading else "stabilize",
-               "end_step": trainer.step, "kimg": schedule.images_before(trainer.step) / 1000,
+               "end_step": trainer.step, "kimg": images_shown(trainer.config, trainer.step) / 1000,
                "seconds": seconds, "s_per_kimg": 1000 * seconds / max(images, 1),
                "peak_mib": peak_memory_mib(trainer.device), **evaluation.scores}
         self.rows.append(row)

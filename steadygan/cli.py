@@ -1,5 +1,5 @@
-"""The `steadygan` command: train, sample, interpolate, animate, doctor, evaluate, train-classifier, info,
-recipes."""
+"""The `steadygan` command: train, sample, interpolate, animate, doctor, compare, evaluate, train-classifier,
+info, recipes."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ def _train(args: argparse.Namespace) -> int:
         overrides.insert(0, f"train.out_dir=runs/{Path(args.recipe).stem}")
     result = train(args.recipe, overrides, resume=args.resume, progress=not args.no_progress,
                    tensorboard=not args.no_tensorboard)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun, rank 0 reports
     state = "finished" if result.completed else "stopped"
     print(f"{state} at step {result.step}: checkpoint {result.checkpoint}, samples {result.out_dir / 'samples'}, "
           f"loss plot {result.out_dir / 'loss.png'}")
@@ -75,13 +77,26 @@ def _doctor(args: argparse.Namespace) -> int:
     print(f"{args.run_dir}: {len(records)} logged records ({steps})")
     last = next((r for r in reversed(records) if "d_acc_real" in r), None)
     if last:
-        shown = ("d_acc_real", "d_acc_fake", "d_acc_heldout", "g_grad_norm", "d_grad_norm", "d_lipschitz", "diversity",
-                 "near_duplicates")
+        shown = ("d_acc_real", "d_acc_fake", "d_acc_seen", "d_acc_heldout", "g_grad_norm", "d_grad_norm",
+                 "d_lipschitz", "diversity", "near_duplicates")
         print("last monitors: " + ", ".join(f"{k}={last[k]:.3g}" for k in shown if k in last))
     for finding in findings:
         print(f"- {finding.line()}")
     if not findings:
         print("no known failure mode found")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+
+    result = compare(args.data, args.recipes, budget=args.budget, out=args.out, overrides=args.set,
+                     resolution=args.resolution, metrics=args.metrics, eval_n=args.eval_n, extractor=args.extractor,
+                     points=args.points, seed=args.seed, device=args.device, progress=not args.no_progress)
+    print(result.markdown.read_text())
+    print(f"wrote {result.html} and {result.markdown}")
+    if not result.completed:
+        print("stopped early; the same command resumes (finished variants are not trained again)")
     return 0
 
 
@@ -218,6 +233,33 @@ def build_parser() -> argparse.ArgumentParser:
                                              "divergence, oscillation; each with its evidence and the override to try.")
     doctor.add_argument("run_dir", help="a run folder")
     doctor.set_defaults(run=_doctor)
+
+    comparison = commands.add_parser(
+        "compare", help="train recipes side by side on one data set and write an HTML report",
+        description="Trains each variant on the same data, seeds and image budget, scores each with the same "
+                    "protocol at the same image counts, and writes OUT/report.html (self-contained: metrics, "
+                    "curves, sample grids, the doctor's findings) and OUT/report.md. Run it again to resume: "
+                    "finished variants are not trained again.")
+    comparison.add_argument("--data", required=True, help="a folder or .zip of images (or digits, MNIST IDX files)")
+    comparison.add_argument("--recipes", required=True,
+                            help="comma-separated recipes; RECIPE+section.key=value makes a variant, "
+                                 "e.g. sngan,wgan-gp,lsgan,dcgan+model.spectral_norm=true")
+    comparison.add_argument("--budget", required=True,
+                            help="real images shown to D per variant (n_dis batches per G step), e.g. 200k")
+    comparison.add_argument("--set", action="append", default=[], metavar="section.key=value",
+                            help="an override for every variant (repeatable), e.g. --set model.g_width=32")
+    comparison.add_argument("--resolution", type=int, help="training resolution of every variant (default: the recipes' own, when they agree)")
+    comparison.add_argument("--out", default="runs/compare", help="comparison folder (default runs/compare)")
+    comparison.add_argument("--metrics", default="fid,kid", help="scores of the final weights (default fid,kid)")
+    comparison.add_argument("--eval-n", type=int, default=2000, help="generated images per evaluation (default 2000)")
+    comparison.add_argument("--extractor", default="auto",
+                            help="auto, inception, or classifier:NAME_OR_FILE (see train-classifier)")
+    comparison.add_argument("--points", type=int, default=4,
+                            help="matched image counts with a grid and an evaluation (default 4)")
+    comparison.add_argument("--seed", type=int, default=0)
+    comparison.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    comparison.add_argument("--no-progress", action="store_true")
+    comparison.set_defaults(run=_compare)
 
     evaluate = commands.add_parser(
         "evaluate", help="FID, KID, IS, precision/recall, density/coverage, stacked-digit modes",

@@ -30,6 +30,7 @@ class DataConfig:
     split: str = ""  # keep only the labels.csv rows of this split; "" keeps all
     hflip: bool = False  # random horizontal flips of real images
     cache_dir: str = ""  # "" uses $STEADYGAN_CACHE or ~/.cache/steadygan
+    workers: int = -1  # threads assembling the next batches during a step; -1: one per 4 CPU cores, at most 4
 
 
 @dataclass
@@ -129,6 +130,9 @@ class TrainConfig:
     eval_metrics: str = "fid"  # comma-separated: fid, kid, is, pr, dc, modes
     eval_n: int = 5000  # generated images per evaluation
     eval_extractor: str = "auto"  # auto | inception | classifier:NAME_OR_FILE
+    precision: str = "auto"  # auto (bf16 on GPUs that have it, else fp16; fp32 on CPUs) | fp32 | bf16 | fp16
+    memory_format: str = "auto"  # auto (channels_last on GPUs) | channels_last | contiguous
+    compile: bool = False  # torch.compile of G's and D's forward passes (pays off on long GPU runs)
 
 
 @dataclass
@@ -288,6 +292,8 @@ FIXED_CHOICES = {
     ("model", "mbstd_statistic"): ("std", "variance"),
     ("loss", "label_smoothing"): ("none", "one_sided", "two_sided"),
     ("loss", "g_objective"): ("adversarial", "feature_matching"),
+    ("train", "precision"): ("auto", "fp32", "bf16", "fp16"),
+    ("train", "memory_format"): ("auto", "channels_last", "contiguous"),
 }
 
 
@@ -319,6 +325,9 @@ def validate(config: Config) -> Config:
     for key in ("holdout", "rollback_lr_factor"):
         if not 0.0 <= getattr(config.doctor, key) < 1.0:
             raise ConfigError(f"config key 'doctor.{key}' is {getattr(config.doctor, key)}; it is a fraction in [0, 1)")
+    if config.data.workers < -1:
+        raise ConfigError(f"config key 'data.workers' is {config.data.workers}; give a thread count, or -1 to choose "
+                          "from the CPU count")
     if not 0.0 <= config.optim.lr_decay_start < 1.0:
         raise ConfigError(f"config key 'optim.lr_decay_start' is {config.optim.lr_decay_start}; it is a fraction "
                           "of train.steps in [0, 1), e.g. 0.5 to decay over the second half")

@@ -35,7 +35,8 @@ class DiscriminatorBatch:
 def input_gradient(D: Critic, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
     """d sum(D(x)) / dx per sample, kept in the graph so that a penalty on it can be trained."""
     x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(D(x, labels).sum(), x, create_graph=True)
+    with torch.autocast(x.device.type, enabled=False):  # the weights' precision (float32) under mixed precision
+        (grad,) = torch.autograd.grad(D(x, labels).sum(), x, create_graph=True)
     return grad.flatten(1)
 
 

@@ -151,6 +151,35 @@ def test_batch_stream_is_reproducible_resumable_and_covers_each_epoch():
     assert a.state_dict()["epoch"] == 1
 
 
+def test_batch_threads_serve_the_same_batches_and_resume_state(tmp_path):
+    data = load("digits")
+    plain = BatchStream(data, 100, seed=3, hflip=True)
+    threaded = BatchStream(data, 100, seed=3, hflip=True, workers=2)
+    for step in range(40):  # two epoch boundaries, a resolution switch and a resume on the way
+        if step == 10:
+            for stream in (plain, threaded):
+                stream.serve(data.downsampled(8), 50)
+        if step == 25:
+            threaded = BatchStream(data.downsampled(8), 50, seed=3, hflip=True, workers=2)
+            threaded.load_state_dict(plain.state_dict())
+        (xa, ya), (xb, yb) = plain.next(), threaded.next()
+        assert xa.dtype == torch.uint8 and torch.equal(xa, xb) and torch.equal(ya, yb)
+        assert plain.state_dict() == threaded.state_dict()
+
+
+def test_shards_of_a_stream_make_up_its_global_batches():
+    data = load("digits")
+    whole = BatchStream(data, 8, seed=1)
+    shards = [BatchStream(data, 8, seed=1, shard=(rank, 2)) for rank in (0, 1)]
+    for _ in range(3):
+        images, labels = whole.next()
+        parts = [shard.next() for shard in shards]
+        assert torch.equal(torch.cat([p[0] for p in parts]), images)
+        assert torch.equal(torch.cat([p[1] for p in parts]), labels)
+    with pytest.raises(DataError, match="multiples of 2"):
+        BatchStream(data, 7, shard=(0, 2))
+
+
 def test_hflip_flips_exactly_the_chosen_images(tmp_path):
     image = np.zeros((16, 16, 3), np.uint8)
     image[:, :4] = 255

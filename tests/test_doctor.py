@@ -33,7 +33,7 @@ def test_monitors_are_logged(tmp_path):
     trainer = doctor_run(tmp_path, **{"train.steps": 10})
     trainer.fit()
     record = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
-    for key in ("d_acc_real", "d_acc_fake", "d_acc_heldout", "d_loss_gap", "g_grad_norm", "d_grad_norm",
+    for key in ("d_acc_real", "d_acc_fake", "d_acc_seen", "d_acc_heldout", "d_loss_gap", "g_grad_norm", "d_grad_norm",
                 "d_lipschitz", "diversity", "near_duplicates"):
         assert key in record and math.isfinite(record[key]), key
     assert len(trainer.monitors.heldout) == 35  # 2% of the 1,797 digits, never trained on
@@ -74,7 +74,7 @@ def test_d_overfitting_on_a_tiny_training_split(tmp_path):
     trainer.fit()
     assert "d_overfitting" in fired(trainer)
     records = trainer.doctor.records
-    assert records[-1]["d_acc_real"] - records[-1]["d_acc_heldout"] > 0.25
+    assert records[-1]["d_acc_seen"] - records[-1]["d_acc_heldout"] > 0.25
 
 
 def test_divergence_rolls_back_and_the_run_still_finishes(tmp_path):
@@ -116,7 +116,7 @@ def records(**columns):
     ("divergence", records(d_loss=[1.0] * 8 + [500.0])),
     ("d_overpowering", records(d_acc_real=[0.99] * 8, d_acc_fake=[1.0] * 8)),
     ("mode_collapse", records(diversity=[0.1, 0.4, 0.6, 0.6, 0.05, 0.04, 0.04, 0.03], near_duplicates=[0.9] * 8)),
-    ("d_overfitting", records(d_acc_real=[0.95] * 8, d_acc_heldout=[0.5] * 8, d_loss_gap=[0.8] * 8)),
+    ("d_overfitting", records(d_acc_seen=[0.95] * 8, d_acc_heldout=[0.5] * 8, d_loss_gap=[0.8] * 8)),
     ("vanishing_g_gradients", records(g_grad_norm=[5.0] * 4 + [1e-5] * 4)),
     ("oscillation", records(g_loss=[2.0, -1.0] * 6)),
 ])
@@ -125,7 +125,7 @@ def test_each_rule_fires_on_its_pattern_and_not_on_a_steady_run(rule, history):
     assert RULES.get(rule)(history, config) is not None
     steady = records(d_loss=[1.0] * 12, g_loss=[1.0 + 0.01 * i for i in range(12)], d_acc_real=[0.7] * 12,
                      d_acc_fake=[0.7] * 12, diversity=[0.9] * 12, near_duplicates=[0.0] * 12,
-                     d_acc_heldout=[0.68] * 12, g_grad_norm=[3.0] * 12)
+                     d_acc_seen=[0.7] * 12, d_acc_heldout=[0.68] * 12, g_grad_norm=[3.0] * 12)
     assert RULES.get(rule)(steady, config) is None
     assert [f.rule for f in diagnose(history, config)].count(rule) == 1  # reported once, when it first fires
 

@@ -36,16 +36,21 @@ def cache_key(listing: Listing, resolution: int, channels: int) -> str:
     return hashlib.sha1(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 
 
+DECODE_CHUNK = 4096
+
+
 def _decode_all(listing: Listing, target: np.ndarray, resolution: int, channels: int, allow_upscale: bool,
                 progress: bool) -> None:
     def decode(index: int) -> None:
         target[index] = decode_entry(listing, index, resolution, channels, allow_upscale)
 
     workers = min(8, os.cpu_count() or 1)
-    with ThreadPoolExecutor(workers) as pool, tqdm(total=len(listing.entries), disable=not progress,
-                                                    unit="img", desc=f"decoding {listing.name}") as bar:
-        for _ in pool.map(decode, range(len(listing.entries)), chunksize=64):
-            bar.update(1)
+    total = len(listing.entries)
+    with ThreadPoolExecutor(workers) as pool, tqdm(total=total, disable=not progress, unit="img",
+                                                    desc=f"decoding {listing.name}") as bar:
+        for start in range(0, total, DECODE_CHUNK):  # a bounded number of tasks in flight, whatever the size
+            for _ in pool.map(decode, range(start, min(start + DECODE_CHUNK, total))):
+                bar.update(1)
 
 
 def cached_images(listing: Listing, resolution: int, channels: int, *, cache_dir: str = "",

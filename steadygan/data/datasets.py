@@ -19,6 +19,11 @@ POINTS_IN_MIXTURE = 100_000  # the fixed training set of the PacGAN protocol
 MIXTURE_SEED = 2017  # the data are the same in every run; the run's seed shuffles them
 
 
+def to_unit_range(images: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels as float32 in [-1, 1] (on whichever device they are); float input is returned as is."""
+    return images.float().div_(127.5).sub_(1.0) if images.dtype == torch.uint8 else images
+
+
 class ImageDataset:
     kind = "image"
 
@@ -48,12 +53,15 @@ class ImageDataset:
                 f"{self.identity}-box{resolution}")
         return self._downsampled[resolution]
 
-    def batch(self, indices: np.ndarray, flip: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images in [-1, 1] as float32 (N, C, H, W), flipped left-right where `flip` is true, and labels."""
-        array = self.images[np.asarray(indices)]
+    def batch(self, indices: np.ndarray, flip: np.ndarray | None = None,
+              raw: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images (N, C, H, W), flipped left-right where `flip` is true, and labels. The images are float32
+        in [-1, 1], or with `raw` the stored uint8 (a quarter of the bytes to move; see `to_unit_range`)."""
+        array = self.images[np.asarray(indices)]  # one gather from the memory-mapped cache
         if flip is not None and flip.any():
             array[flip] = array[flip][..., ::-1]
-        images = torch.from_numpy(array).float().div_(127.5).sub_(1.0)
+        images = torch.from_numpy(array)
+        images = images if raw else to_unit_range(images)
         labels = torch.from_numpy(self.labels[indices]) if self.labels is not None else torch.zeros(
             len(indices), dtype=torch.long)
         return images, labels
@@ -81,7 +89,8 @@ class PointDataset:
     def shape(self) -> tuple[int, ...]:
         return (2,)
 
-    def batch(self, indices: np.ndarray, flip: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(self, indices: np.ndarray, flip: np.ndarray | None = None,
+              raw: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.from_numpy(self.points[np.asarray(indices)]), torch.zeros(len(indices), dtype=torch.long)
 
     def render(self, samples: torch.Tensor, nrow: int | None = None) -> np.ndarray:

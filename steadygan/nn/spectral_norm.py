@@ -49,7 +49,8 @@ class SpectralNorm(nn.Module):
         return torch.dot(self.u.clone(), matrix @ v.clone())
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        return weight / self.sigma(weight)
+        with torch.autocast(weight.device.type, enabled=False):  # sigma in the weights' float32 under autocast
+            return weight / self.sigma(weight)
 
 
 def spectral_norm(module: nn.Module, n_power_iterations: int = 1, name: str = "weight") -> nn.Module:

@@ -60,13 +60,30 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
             f"'{path}' is not a steadygan checkpoint (cannot read it as safetensors: "
             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
         ) from None
+    return tensors, _meta(header, path), path
+
+
+def read_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """A checkpoint's meta (step, config, ...) from its header alone, without reading the tensors."""
+    path = resolve(path)
+    try:
+        with open(path, "rb") as handle:
+            header_size = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(header_size)).get("__metadata__") or {}
+    except (ValueError, OSError, AttributeError) as exc:
+        raise CheckpointError(f"'{path}' is not a steadygan checkpoint (its safetensors header is unreadable: "
+                              f"{type(exc).__name__})") from None
+    return _meta(header, path)
+
+
+def _meta(header: dict[str, str], path: Path) -> dict[str, Any]:
     if header.get("format") != FORMAT:
         raise CheckpointError(f"'{path}' is a safetensors file but not a steadygan checkpoint")
     if int(header.get("version", 0)) > VERSION:
         raise CheckpointError(
             f"'{path}' was written by a newer steadygan (format {header['version']}); upgrade steadygan"
         )
-    return tensors, json.loads(header["meta"]), path
+    return json.loads(header["meta"])
 
 
 def flatten_module(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -93,7 +93,7 @@ def mode_collapse(records: list[dict], config: Config) -> tuple[str, str] | None
 
 @RULES.register("d_overfitting")
 def d_overfitting(records: list[dict], config: Config) -> tuple[str, str] | None:
-    train, held = recent(records, "d_acc_real"), recent(records, "d_acc_heldout")
+    train, held = recent(records, "d_acc_seen"), recent(records, "d_acc_heldout")
     gaps = recent(records, "d_loss_gap")
     if train and held and min(t - h for t, h in zip(train, held)) > 0.25:
         return (f"D calls {statistics.mean(train):.0%} of training reals real but {statistics.mean(held):.0%} of "
@@ -195,8 +195,9 @@ class Monitors:
         from ..sampling import generate
 
         G, D, loss = trainer.G, trainer.D, trainer.loss
-        was_training = D.training
-        D.eval()  # running statistics and power-iteration vectors are left as training left them
+        # D judges as in its training steps (batch statistics of a batch of reals, or of fakes: running
+        # statistics mix the two); its buffers are restored, so that monitoring never changes training.
+        saved = [buffer.clone() for buffer in D.buffers()]
         try:
             fake = generate(G, self.z, self.labels).to(trainer.device)
             real, real_labels = self.real(trainer, self.train)
@@ -212,10 +213,13 @@ class Monitors:
                     held_out = D(held, held_labels)
                     train_loss = loss.d_loss(real_out, fake_out)
                     held_loss = loss.d_loss(held_out, fake_out)
+                values["d_acc_seen"] = float(loss.accuracy(real_out, fake_out)[0])
                 values["d_acc_heldout"] = float(loss.accuracy(held_out, fake_out)[0])
                 values["d_loss_gap"] = float(held_loss - train_loss)
         finally:
-            D.train(was_training)
+            with torch.no_grad():
+                for buffer, value in zip(D.buffers(), saved):
+                    buffer.copy_(value)
         return values
 
 

@@ -1,12 +1,15 @@
 """Evaluation during training: the EMA generator scored every `train.eval_every` steps, the scores
-logged beside the losses, and the best checkpoint (lowest FID, else KID) kept as best.safetensors."""
+logged beside the losses, the protocol of the latest scores in evaluation.json, and the best checkpoint
+(lowest FID, else KID) kept as best.safetensors."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
+from ..atomic import write_atomic
 from ..metrics.evaluate import Evaluator, best_score_key, is_better
 from .checkpoint import BEST
 
@@ -30,6 +33,8 @@ class PeriodicEvaluation:
         result = self.evaluator.score_generator(trainer.ema.model, trainer.num_classes, seed=trainer.config.train.seed)
         self.last_step = trainer.step
         trainer.metrics.write(trainer.step, result.scores)
+        latest = {"step": trainer.step, "scores": result.scores, "protocol": result.protocol}
+        write_atomic(trainer.out_dir / "evaluation.json", json.dumps(latest, indent=2).encode())
         shown = " ".join(f"{k}={v:.4g}" for k, v in result.scores.items())
         if self.key and is_better(result.scores[self.key], self.best):
             self.best = result.scores[self.key]

@@ -84,6 +84,31 @@ def phase_at(segments: list[Segment], step: int) -> Phase:
                  starts_depth=segment.fading and step == segment.start)
 
 
+def images_shown(config: Config, steps: int) -> int:
+    """Real images D draws in the first `steps` G steps: n_dis batches per step, each at its phase's size."""
+    from ..models import ARCHITECTURES
+
+    if not ARCHITECTURES.get(config.model.arch).progressive:
+        return steps * config.optim.batch_size * config.optim.n_dis
+    segments = growth_segments(config.growth, config.data.resolution, config.optim.batch_size)
+    batches = 0
+    for s in segments:
+        span = steps - s.start if s is segments[-1] else min(steps - s.start, s.steps)
+        batches += max(span, 0) * s.batch_size
+    return batches * config.optim.n_dis
+
+
+def steps_for_images(config: Config, images: int) -> int:
+    """The fewest G steps in which D draws at least `images` real images (an image budget in steps)."""
+    low, high = 0, 1
+    while images_shown(config, high) < images:
+        low, high = high, high * 2
+    while high - low > 1:  # images_shown(low) < images <= images_shown(high)
+        middle = (low + high) // 2
+        low, high = (middle, high) if images_shown(config, middle) < images else (low, middle)
+    return high if images > 0 else 0
+
+
 def last_phase(config: Config, step: int) -> Phase | None:
     """The phase the last of `step` completed steps trained at; None for a model that does not grow."""
     from ..models import ARCHITECTURES
@@ -165,14 +190,6 @@ class ProgressiveGrowth:
         self._applied_step = -1
         self._served: tuple[int, int] | None = None  # (resolution, batch size) the stream serves
 
-    def images_before(self, step: int) -> int:
-        """Real images shown to D in the steps before `step` (one batch per D step)."""
-        total = 0
-        for s in self.segments:
-            span = step - s.start if s is self.segments[-1] else min(step - s.start, s.steps)
-            total += max(span, 0) * s.batch_size
-        return total
-
     def begin_step(self, trainer: "Trainer") -> None:
         if trainer.step == self._applied_step:
             return
@@ -198,8 +215,7 @@ class ProgressiveGrowth:
         return torch.lerp(coarse, images, self.phase.alpha)
 
     def log_values(self) -> dict[str, float]:
-        return {"resolution": self.phase.resolution, "alpha": self.phase.alpha, "batch_size": self.phase.batch_size,
-                "kimg": self.images_before(self._applied_step + 1) / 1000}
+        return {"resolution": self.phase.resolution, "alpha": self.phase.alpha, "batch_size": self.phase.batch_size}
 
     def describe(self) -> str:
         return self.phase.describe()

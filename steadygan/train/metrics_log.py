@@ -15,12 +15,13 @@ from ..atomic import atomic_path, write_atomic
 class MetricsLog:
     """Accumulates scalars between flushes; each flush writes one JSONL line of their means."""
 
-    def __init__(self, out_dir: Path, tensorboard: bool = True):
+    def __init__(self, out_dir: Path, tensorboard: bool = True, write: bool = True):
         self.path = out_dir / "metrics.jsonl"
+        self.writes = write  # False on all training processes but the first
         self._sums: dict[str, float | torch.Tensor] = defaultdict(float)
         self._counts: dict[str, int] = defaultdict(int)
         self._writer = None
-        if tensorboard:
+        if tensorboard and write:
             from torch.utils.tensorboard import SummaryWriter
 
             self._writer = SummaryWriter(str(out_dir / "tensorboard"))
@@ -44,8 +45,9 @@ class MetricsLog:
 
     def write(self, step: int, record: dict[str, float]) -> dict[str, float]:
         """One line of values measured at `step` (e.g. evaluation scores), beside the running means."""
-        with open(self.path, "a") as handle:
-            handle.write(json.dumps({"step": step, **record}) + "\n")
+        if self.writes:
+            with open(self.path, "a") as handle:
+                handle.write(json.dumps({"step": step, **record}) + "\n")
         if self._writer is not None:
             for name, value in record.items():
                 self._writer.add_scalar(name, value, step)
@@ -57,7 +59,7 @@ class MetricsLog:
 
     def truncate_after(self, step: int) -> None:
         """Drop lines logged after `step`, written by a run that stopped before its next checkpoint."""
-        if self.path.is_file():
+        if self.writes and self.path.is_file():
             kept = [r for r in read_records(self.path) if r["step"] <= step]
             write_atomic(self.path, "".join(json.dumps(r) + "\n" for r in kept).encode())
 

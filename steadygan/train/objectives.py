@@ -33,8 +33,8 @@ def feature_matching(trainer: "Trainer", critic: Critic, fake: torch.Tensor,
     """Salimans et al. 2016: |E f(x) - E f(G(z))|^2 for D's last feature layer f."""
     real, _ = trainer.real_batch()
     with torch.no_grad():
-        target = trainer.D.features(trainer.augment(real)).mean(dim=0)
-    return (trainer.D.features(fake).mean(dim=0) - target).pow(2).sum()
+        target = trainer.D.features(trainer.augment(real)).float().mean(dim=0)
+    return (trainer.D.features(fake).float().mean(dim=0) - target).pow(2).sum()
 
 
 class LookaheadAdam:
@@ -72,7 +72,7 @@ def lookahead_critic(D: torch.nn.Module, loss: AdversarialLoss, optimizer: torch
     current = list(params)
 
     def call(x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        return functional_call(D, {**dict(zip(names, current)), **buffers}, (x, y))
+        return functional_call(D, {**dict(zip(names, current)), **buffers}, (x, y)).float()
 
     for real, real_labels, fake, fake_labels in batches:
         d_loss = loss.d_loss(call(real, real_labels), call(fake, fake_labels))

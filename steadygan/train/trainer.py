@@ -2,7 +2,9 @@
 
 The loop knows phases and schedules, never technique names: the networks come from the model
 registry, the losses and G's objective from their registries, penalties, constraints and DiffAugment
-from the `regularize` section, and the data from the data package.
+from the `regularize` section, and the data from the data package. Under torchrun every rank runs
+this loop on its share of each global batch (`distributed`); autocast, memory layout and compilation
+come from `speed`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from tqdm.auto import tqdm
 from ..augment import DiffAugment
 from ..config import Config, apply_overrides, from_dict, load_config, validate
 from ..data import BatchStream, build_dataset
+from ..data.datasets import to_unit_range
+from ..data.stream import default_workers
 from ..errors import CheckpointError, ConfigError, TrainingDiverged
 from ..images import save_image
 from ..losses import build_loss
@@ -31,12 +35,14 @@ from ..regularizers import DiscriminatorBatch, build_regularizers
 from ..sampling import generate, sample_latents
 from .checkpoint import (LAST, flatten_module, flatten_optimizer, load_checkpoint, restore_optimizer,
                          save_checkpoint, unflatten)
-from .ema import EMA
+from .distributed import Ranks, end_process_group, ranks_from_environment, use_cross_rank_batch_norm
 from .doctor import Doctor, Monitors, gradient_norm
+from .ema import EMA
 from .evaluation import PeriodicEvaluation
-from .growth import build_schedule
+from .growth import build_schedule, images_shown
 from .metrics_log import MetricsLog, plot_losses
 from .objectives import G_OBJECTIVES, Unroller
+from .speed import Precision, apply_memory_format, compile_networks
 
 OPTIMIZERS = {
     "adam": lambda params, lr, betas: torch.optim.Adam(params, lr=lr, betas=betas),
@@ -44,11 +50,13 @@ OPTIMIZERS = {
 }
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, ranks: Ranks = Ranks()) -> torch.device:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"train.device={name} but no CUDA device is available; use train.device=cpu")
+    if name.startswith("cuda") and ranks.distributed:
+        return torch.device("cuda", ranks.local_rank)  # one GPU per process, torchrun's LOCAL_RANK
     return torch.device(name)
 
 
@@ -66,22 +74,32 @@ class Trainer:
     def __init__(self, config: Config, *, progress: bool = True, tensorboard: bool = True,
                  callbacks: list[Callable[["Trainer"], None]] | None = None):
         self.config = validate(config)
-        self.progress = progress
+        self.ranks = ranks_from_environment()  # one process, or one of several started by torchrun
+        self.progress = progress and self.ranks.main
         self.callbacks = list(callbacks or [])
         self.out_dir = Path(config.train.out_dir)
-        self.device = resolve_device(config.train.device)
+        self.device = resolve_device(config.train.device, self.ranks)
         self.step = 0
         self._stop_requested = False
 
         torch.manual_seed(config.train.seed)
-        self.dataset = build_dataset(config.data, progress=progress)
+        with self.ranks.main_first():  # rank 0 writes the image cache, the others read it
+            self.dataset = build_dataset(config.data, progress=self.progress)
         self.num_classes = self.dataset.num_classes if config.model.conditional else 0
         self.G, self.D = build_models(config.model, resolution=config.data.resolution,
                                       channels=self.dataset.shape()[0], num_classes=self.dataset.num_classes,
                                       data_kind=self.dataset.kind)
+        if self.ranks.distributed:
+            for network in (self.G, self.D):
+                use_cross_rank_batch_norm(network)
+                self.ranks.broadcast(network)
         self.G.to(self.device)
         self.D.to(self.device)
+        self.precision = Precision(config.train.precision, self.device)
+        self.memory_format = torch.channels_last if self.dataset.kind == "image" and apply_memory_format(
+            config, self.device, self.G, self.D) else torch.contiguous_format
         self.ema = EMA(self.G, config.train.ema_decay, config.train.ema_start)
+        self.compiled = compile_networks(config, self.G, self.D)  # after the EMA copies the plain G
         self.loss = build_loss(config.loss)
         self.regularizers = build_regularizers(config.regularize)
         if config.regularize.diffaugment and self.dataset.kind != "image":
@@ -95,17 +113,19 @@ class Trainer:
         self.opt_D = make_optimizer(self.D.parameters(), optim.d_lr, optim.d_betas)
         heldout, trained = self._split_holdout()
         self.stream = BatchStream(self.dataset, optim.batch_size, seed=config.train.seed, hflip=config.data.hflip,
-                                  indices=trained)
+                                  indices=trained, shard=(self.ranks.rank, self.ranks.world),
+                                  workers=default_workers(config.data.workers))
         # The resolution, fade-in and batch size of each step: fixed, or growing for progressive architectures.
         self.schedule = build_schedule(config, self.dataset, ARCHITECTURES.get(config.model.arch).progressive)
         self.schedule.begin_step(self)
         self.latent_rng = torch.Generator().manual_seed(config.train.seed)
         self.fixed_z, self.fixed_labels = self._fixed_latents()
-        self.evaluation = PeriodicEvaluation(self) if config.train.eval_every > 0 else None
+        self.evaluation = PeriodicEvaluation(self) if config.train.eval_every > 0 and self.ranks.main else None
         self.monitors = Monitors(self, heldout)
         self.doctor = Doctor(config)
         self.lr_scale, self.rollbacks = 1.0, 0  # lowered by every rollback after a divergence
-        self.metrics = MetricsLog(self.out_dir, tensorboard=tensorboard)
+        self._clock = (time.perf_counter(), 0.0)  # (when it was set, training seconds before then)
+        self.metrics = MetricsLog(self.out_dir, tensorboard=tensorboard, write=self.ranks.main)
         self._postfix = ""
         self._last_log = (time.perf_counter(), 0)
 
@@ -142,10 +162,13 @@ class Trainer:
     # the phases of one step
 
     def draw_latents(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        z = sample_latents(n, self.G.z_dim, self.latent_rng).to(self.device)
+        """This rank's share of n latents (and labels): every rank draws all n, so that the global batch
+        is the one a single process draws."""
+        z = self.ranks.shard(sample_latents(n, self.G.z_dim, self.latent_rng)).to(self.device)
         if not self.num_classes:
             return z, None
-        return z, torch.randint(self.num_classes, (n,), generator=self.latent_rng).to(self.device)
+        labels = torch.randint(self.num_classes, (n,), generator=self.latent_rng)
+        return z, self.ranks.shard(labels).to(self.device)
 
     def real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         return self.prepare_real(*self.stream.next())
@@ -153,42 +176,54 @@ class Trainer:
     def prepare_real(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Real images on the device as this step's D sees them (faded in while G grows), and their labels."""
         labels = labels.to(self.device) if self.num_classes else None
-        return self.schedule.real(images.to(self.device, non_blocking=True)), labels
+        images = to_unit_range(images.to(self.device, non_blocking=True))  # uint8 converted on the device
+        if images.dim() == 4:
+            images = images.contiguous(memory_format=self.memory_format)
+        return self.schedule.real(images), labels
 
     def discriminator_step(self) -> None:
         real, real_labels = self.real_batch()
-        z, fake_labels = self.draw_latents(len(real))
-        with torch.no_grad():
-            fake = self.G(z, fake_labels)
-        real, fake = self.augment(real), self.augment(fake)
-        real_out, fake_out = self.D(real, real_labels), self.D(fake, fake_labels)
-        batch = DiscriminatorBatch(self.D, real, fake, real_labels, fake_labels, real_out, fake_out)
-        terms = {penalty.name: penalty(batch) for penalty in self.regularizers.d_penalties}
-        terms.update({penalty.name: penalty(self.D) for penalty in self.regularizers.d_weight_penalties})
-        loss = self.loss.d_loss(real_out, fake_out) + sum(terms.values())
+        z, fake_labels = self.draw_latents(self.stream.batch_size)
+        with self.precision.autocast():
+            with torch.no_grad():
+                fake = self.G(z, fake_labels)
+            real, fake = self.augment(real), self.augment(fake)
+            # Losses are reduced in float32 whatever precision the networks run at.
+            real_out, fake_out = self.D(real, real_labels).float(), self.D(fake, fake_labels).float()
+            batch = DiscriminatorBatch(self.D, real, fake, real_labels, fake_labels, real_out, fake_out)
+            terms = {penalty.name: penalty(batch) for penalty in self.regularizers.d_penalties}
+            terms.update({penalty.name: penalty(self.D) for penalty in self.regularizers.d_weight_penalties})
+            loss = self.loss.d_loss(real_out, fake_out) + sum(terms.values())
         self.opt_D.zero_grad(set_to_none=True)
-        loss.backward()
+        self.precision.backward(loss, "D")
+        self.ranks.average_gradients(self.D)  # before unscaling: an fp16 overflow on one rank skips the step on all
+        self.precision.unscale(self.opt_D, "D")
         d_grad_norm = gradient_norm(self.D)
-        self.opt_D.step()
+        self.precision.step(self.opt_D, "D")
         for constraint in self.regularizers.d_constraints:
             constraint(self.D)
-        acc_real, acc_fake = self.loss.accuracy(real_out.detach(), fake_out.detach())
+        # Batch statistics (BEGAN's balance, WGAN's decision boundary) over the global batch.
+        real_out, fake_out = self.ranks.gather(real_out.detach()), self.ranks.gather(fake_out.detach())
+        acc_real, acc_fake = self.loss.accuracy(real_out, fake_out)
         self.metrics.add({"d_loss": loss.detach(), "d_real": real_out.detach().mean(),
                           "d_fake": fake_out.detach().mean(), "d_acc_real": acc_real, "d_acc_fake": acc_fake,
                           "d_grad_norm": d_grad_norm, **{k: v.detach() for k, v in terms.items()},
-                          **self.loss.after_d_step(real_out.detach(), fake_out.detach())})
+                          **self.loss.after_d_step(real_out, fake_out)})
 
     def generator_step(self) -> None:
         z, labels = self.draw_latents(self.stream.batch_size)
-        fake = self.augment(self.G(z, labels))
-        critic = self.unroller.critic(self, fake, labels)  # D itself unless G trains against an unrolled D
-        self.D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
-        terms = {penalty.name: penalty(self.G) for penalty in self.regularizers.g_weight_penalties}
-        loss = self.g_objective(self, critic, fake, labels) + sum(terms.values())
+        with self.precision.autocast():
+            fake = self.augment(self.G(z, labels))
+            critic = self.unroller.critic(self, fake, labels)  # D itself unless G trains against an unrolled D
+            self.D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
+            terms = {penalty.name: penalty(self.G) for penalty in self.regularizers.g_weight_penalties}
+            loss = self.g_objective(self, lambda x, y: critic(x, y).float(), fake, labels) + sum(terms.values())
         self.opt_G.zero_grad(set_to_none=True)
-        loss.backward()
+        self.precision.backward(loss, "G")
+        self.ranks.average_gradients(self.G)
+        self.precision.unscale(self.opt_G, "G")
         g_grad_norm = gradient_norm(self.G)
-        self.opt_G.step()
+        self.precision.step(self.opt_G, "G")
         self.D.requires_grad_(True)
         self.metrics.add({"g_loss": loss.detach(), "g_grad_norm": g_grad_norm,
                           **{k: v.detach() for k, v in terms.items()}})
@@ -218,22 +253,36 @@ class Trainer:
     # ----------------------------------------------------------------------------------------------
     # the loop
 
+    def train_seconds(self) -> float:
+        """Wall time spent in this run so far, over every resume (samples, evaluations, checkpoints included)."""
+        since, before = self._clock
+        return before + time.perf_counter() - since
+
+    def describe_speed(self) -> str:
+        ranks = f"{self.ranks.world} processes ({'nccl' if self.device.type == 'cuda' else 'gloo'}), " \
+            if self.ranks.distributed else ""
+        layout = "channels_last" if self.memory_format is torch.channels_last else "contiguous"
+        compiled = f", compiled {' and '.join(self.compiled)}" if self.compiled else ""
+        return f"running on {ranks}{self.device} in {self.precision.name}, {layout}{compiled}"
+
     def request_stop(self) -> None:
         """Finish the current step, save a checkpoint and return from fit()."""
         self._stop_requested = True
 
     def fit(self) -> TrainResult:
         cfg = self.config.train
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        (self.out_dir / "config.yaml").write_text(self.config.to_yaml())
+        if self.ranks.main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / "config.yaml").write_text(self.config.to_yaml())
         periodic = [(cfg.log_every, self._log), (cfg.sample_every, self.save_samples),
                     (cfg.eval_every, self.evaluate), (cfg.checkpoint_every, self.save_checkpoint)]
         if self.progress:
-            for line in self.schedule.plan(cfg.steps):
+            for line in [self.describe_speed(), *self.schedule.plan(cfg.steps)]:
                 print(line)
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, unit="step",
                    dynamic_ncols=True, desc=f"training {self.out_dir.name}")
         self._last_log = (time.perf_counter(), self.step)
+        self._clock = (time.perf_counter(), self._clock[1])  # construction and data caching are not training
         try:
             with self._stop_on_signals():
                 if self.step == 0:
@@ -242,6 +291,7 @@ class Trainer:
                     self.save_checkpoint()  # a state to roll back to from the very first steps
                 while self.step < cfg.steps and not self._stop_requested:
                     self.train_step()
+                    self._stop_requested = self.ranks.any(self._stop_requested, self.device)  # all stop together
                     bar.update(1)
                     for every, action in periodic:
                         if every > 0 and self.step % every == 0:
@@ -290,17 +340,20 @@ class Trainer:
         started, first_step = self._last_log
         self._last_log = (now, self.step)
         extra = {"lr_g": self.opt_G.param_groups[0]["lr"], "lr_d": self.opt_D.param_groups[0]["lr"],
-                 **self.schedule.log_values()}
+                 "kimg": images_shown(self.config, self.step) / 1000, **self.schedule.log_values()}
         if self.step > first_step:
             extra["seconds_per_step"] = (now - started) / (self.step - first_step)
         diverged = self._diverged()
-        if not diverged:
+        if not diverged:  # on every rank: D's batch statistics are those of all ranks together
             extra.update(self.monitors(self))
-        record = self.metrics.flush(self.step, extra)
-        self._postfix = " ".join(filter(None, (
-            self.schedule.describe(),
-            f"d_loss={record.get('d_loss', math.nan):.3f} g_loss={record.get('g_loss', math.nan):.3f}")))
-        self._report(self.doctor.examine(record))
+        if self.ranks.main:  # the weights are the same on every rank; rank 0 writes
+            record = self.metrics.flush(self.step, extra)
+            self._postfix = " ".join(filter(None, (
+                self.schedule.describe(),
+                f"d_loss={record.get('d_loss', math.nan):.3f} g_loss={record.get('g_loss', math.nan):.3f}")))
+            self._report(self.doctor.examine(record))
+        else:
+            self.metrics.discard()
         if diverged:
             self.roll_back()
 
@@ -323,7 +376,9 @@ class Trainer:
                 f"optim.g_lr and optim.d_lr, or add regularize.gradient_penalty=10, and resume from "
                 f"{self.out_dir / 'checkpoints' / LAST}")
         rollbacks, lr_scale, diverged_at = self.rollbacks + 1, self.lr_scale * cfg.rollback_lr_factor, self.step
+        seconds = self.train_seconds()  # the steps rolled back took time too
         self.load_state(*load_checkpoint(self.out_dir / "checkpoints" / LAST))
+        self._clock = (time.perf_counter(), seconds)
         self.metrics.discard()
         self.rollbacks, self.lr_scale = rollbacks, lr_scale
         self._set_learning_rates()
@@ -338,11 +393,15 @@ class Trainer:
 
     def evaluate(self) -> dict[str, float]:
         """Scores the EMA generator with the train.eval_* protocol; keeps the best checkpoint."""
+        if not self.ranks.main:
+            return {}
         if self.evaluation is None:
             raise ConfigError("evaluation during training is off; set train.eval_every to a number of steps")
         return self.evaluation(self)
 
-    def save_samples(self) -> Path:
+    def save_samples(self) -> Path | None:
+        if not self.ranks.main:
+            return None
         images = generate(self.ema.model, self.fixed_z, self.fixed_labels)
         if self.dataset.kind == "image" and images.shape[-1] < self.dataset.shape()[-1]:  # a growing G's phase
             images = F.interpolate(images, size=self.dataset.shape()[1:], mode="nearest")
@@ -369,6 +428,8 @@ class Trainer:
             "loss": self.loss.state_dict(),
             "evaluation": self.evaluation.state_dict() if self.evaluation is not None else {},
             "doctor": {"lr_scale": self.lr_scale, "rollbacks": self.rollbacks},
+            "precision": self.precision.state_dict(),
+            "train_seconds": self.train_seconds(),
             "optimizers": optimizers,
             "data": {"kind": self.dataset.kind, "shape": list(self.dataset.shape()),
                      "num_classes": self.dataset.num_classes, "class_names": list(self.dataset.class_names),
@@ -379,9 +440,10 @@ class Trainer:
     def save_checkpoint(self, name: str = LAST) -> Path:
         if self._diverged():  # never overwrite the state a rollback returns to with a broken one
             self.roll_back()
-        tensors, meta = self.state_tensors_and_meta()
-        path = save_checkpoint(self.out_dir / "checkpoints" / name, tensors, meta)
-        plot_losses(self.metrics.path, self.out_dir / "loss.png")
+        path = self.out_dir / "checkpoints" / name
+        if self.ranks.main:
+            save_checkpoint(path, *self.state_tensors_and_meta())
+            plot_losses(self.metrics.path, self.out_dir / "loss.png")
         return path
 
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict, path: Path) -> None:
@@ -402,12 +464,14 @@ class Trainer:
             torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
         self.stream.load_state_dict(meta["stream"])
         self.loss.load_state_dict(meta["loss"])
+        self.precision.load_state_dict(meta.get("precision", {}))
         if self.evaluation is not None:
             self.evaluation.load_state_dict(meta.get("evaluation", {}))
         self.step = int(meta["step"])
         self.schedule.begin_step(self)
         doctor = meta.get("doctor", {})
         self.lr_scale, self.rollbacks = float(doctor.get("lr_scale", 1.0)), int(doctor.get("rollbacks", 0))
+        self._clock = (time.perf_counter(), float(meta.get("train_seconds", 0.0)))
         self.metrics.truncate_after(self.step)
         self.doctor.replay(self.metrics.records())
 
@@ -415,8 +479,11 @@ class Trainer:
 def train(recipe: str = "dcgan", overrides: list[str] | tuple[str, ...] = (), *, resume: str | Path | None = None,
           progress: bool = True, tensorboard: bool = True) -> TrainResult:
     """Train a recipe with `section.key=value` overrides, or resume a run folder or checkpoint."""
-    if resume is not None:
-        trainer = Trainer.resume(resume, overrides, progress=progress, tensorboard=tensorboard)
-    else:
-        trainer = Trainer(load_config(recipe, overrides), progress=progress, tensorboard=tensorboard)
-    return trainer.fit()
+    try:
+        if resume is not None:
+            trainer = Trainer.resume(resume, overrides, progress=progress, tensorboard=tensorboard)
+        else:
+            trainer = Trainer(load_config(recipe, overrides), progress=progress, tensorboard=tensorboard)
+        return trainer.fit()
+    finally:
+        end_process_group()
