@@ -248,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
                             help="real images shown to D per variant (n_dis batches per G step), e.g. 200k")
     comparison.add_argument("--set", action="append", default=[], metavar="section.key=value",
                             help="an override for every variant (repeatable), e.g. --set model.g_width=32")
-    comparison.add_argument("--resolution", type=int, help="training resolution of every variant (default: the recipes' own, when they agree)")
+    comparison.add_argument("--resolution", type=int,
+                            help="training resolution of every variant (default: the recipes' own, when they agree)")
     comparison.add_argument("--out", default="runs/compare", help="comparison folder (default runs/compare)")
     comparison.add_argument("--metrics", default="fid,kid", help="scores of the final weights (default fid,kid)")
     comparison.add_argument("--eval-n", type=int, default=2000, help="generated images per evaluation (default 2000)")

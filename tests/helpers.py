@@ -1,6 +1,7 @@
 """Shared test helpers."""
 
 from steadygan.config import load_config
+from steadygan.train import Trainer
 
 
 def tiny_config(out_dir, recipe="sngan-projection", **overrides):
@@ -13,3 +14,8 @@ def tiny_config(out_dir, recipe="sngan-projection", **overrides):
     }
     values.update(overrides)
     return load_config(recipe, [f"{k}={v}" for k, v in values.items()])
+
+
+def tiny_trainer(out_dir, recipe="sngan-projection", **overrides):
+    """A quiet Trainer (no progress bar, no TensorBoard) of `tiny_config`."""
+    return Trainer(tiny_config(out_dir, recipe, **overrides), progress=False, tensorboard=False)

@@ -11,12 +11,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from steadygan.train import Trainer
 from steadygan.train.checkpoint import flatten_module
 from steadygan.train.distributed import CrossRankBatchNorm, Ranks, use_cross_rank_batch_norm
 from steadygan.nn import BatchNorm2d
 
-from helpers import tiny_config
+from helpers import tiny_trainer
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 TINY = {"train.steps": 5, "train.log_every": 2, "train.checkpoint_every": 3, "train.sample_every": 0,
@@ -39,7 +38,7 @@ def test_two_gloo_processes_agree_with_each_other_and_with_one_process(tmp_path,
     assert done.returncode == 0, done.stderr[-3000:]
     rank0, rank1 = (load_file(tmp_path / f"rank{r}.safetensors") for r in (0, 1))
 
-    single = Trainer(tiny_config(tmp_path / "single", recipe, **TINY), progress=False, tensorboard=False)
+    single = tiny_trainer(tmp_path / "single", recipe, **TINY)
     single.fit()
     reference = {**flatten_module("G", single.G), **flatten_module("D", single.D),
                  **flatten_module("G_ema", single.ema.model)}

@@ -12,11 +12,11 @@ from steadygan.regularizers import DiscriminatorBatch, GradientPenalty
 from steadygan.train import Trainer
 from steadygan.train.speed import Precision, compile_networks, resolve_precision
 
-from helpers import tiny_config
+from helpers import tiny_config, tiny_trainer
 
 
 def test_auto_picks_fp32_contiguous_and_eager_on_a_cpu(tmp_path):
-    trainer = Trainer(tiny_config(tmp_path, "sngan"), progress=False, tensorboard=False)
+    trainer = tiny_trainer(tmp_path, "sngan")
     assert trainer.describe_speed() == "running on cpu in fp32, contiguous"
     assert resolve_precision("auto", torch.device("cpu")) == "fp32"
     assert Precision("auto", torch.device("cpu")).scalers == {}
@@ -49,9 +49,7 @@ def test_gradient_penalty_is_the_same_under_bf16_autocast():
 def test_bf16_training_reduces_losses_in_float32_and_stays_close_to_fp32(tmp_path):
     runs = {}
     for precision in ("fp32", "bf16"):
-        trainer = Trainer(tiny_config(tmp_path / precision, "wgan-gp", **{"train.precision": precision,
-                                                                          "train.steps": 3}),
-                          progress=False, tensorboard=False)
+        trainer = tiny_trainer(tmp_path / precision, "wgan-gp", **{"train.precision": precision, "train.steps": 3})
         seen = []
         trainer.D.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
         trainer.fit()
@@ -64,13 +62,12 @@ def test_bf16_training_reduces_losses_in_float32_and_stays_close_to_fp32(tmp_pat
 
 def test_fp16_scales_losses_and_resumes_with_its_scaler(tmp_path):
     overrides = {"train.precision": "fp16", "train.steps": 6, "train.checkpoint_every": 3}
-    whole = Trainer(tiny_config(tmp_path / "whole", "dcgan", **overrides), progress=False, tensorboard=False)
+    whole = tiny_trainer(tmp_path / "whole", "dcgan", **overrides)
     whole.fit()
     scale = whole.precision.scalers["D"].get_scale()
     assert scale > 0 and set(whole.precision.state_dict()) == {"G", "D"}
 
-    first = Trainer(tiny_config(tmp_path / "split", "dcgan", **{**overrides, "train.steps": 3}),
-                    progress=False, tensorboard=False)
+    first = tiny_trainer(tmp_path / "split", "dcgan", **{**overrides, "train.steps": 3})
     first.fit()
     resumed = Trainer.resume(tmp_path / "split", ["train.steps=6"], progress=False, tensorboard=False)
     assert resumed.precision.scalers["D"].get_scale() == first.precision.scalers["D"].get_scale()
@@ -82,9 +79,7 @@ def test_fp16_scales_losses_and_resumes_with_its_scaler(tmp_path):
 def test_channels_last_changes_the_layout_not_the_result(tmp_path):
     runs = {}
     for layout in ("contiguous", "channels_last"):
-        trainer = Trainer(tiny_config(tmp_path / layout, "dcgan", **{"train.memory_format": layout,
-                                                                     "train.steps": 2}),
-                          progress=False, tensorboard=False)
+        trainer = tiny_trainer(tmp_path / layout, "dcgan", **{"train.memory_format": layout, "train.steps": 2})
         trainer.fit()
         runs[layout] = trainer
     conv = next(m for m in runs["channels_last"].D.modules() if isinstance(m, nn.Conv2d) and m.in_channels > 1)
@@ -121,4 +116,4 @@ def test_a_compiled_toy_run_matches_the_eager_one(tmp_path):
 
 def test_unknown_switch_values_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="train.precision.*fp32, bf16, fp16"):
-        Trainer(tiny_config(tmp_path, "dcgan", **{"train.precision": "half"}), progress=False, tensorboard=False)
+        tiny_trainer(tmp_path, "dcgan", **{"train.precision": "half"})

@@ -31,7 +31,7 @@ CURVES = [
     ("diversity", "sample diversity (relative to real images)", False),
     ("near_duplicates", "near-duplicate sample pairs", False),
 ]
-LOWER_IS_BETTER = {"fid", "kid", "kid_std"}
+LOWER_IS_BETTER = {"fid", "kid"}
 HIGHER_IS_BETTER = {"is", "precision", "recall", "density", "coverage", "modes"}
 
 
@@ -43,7 +43,6 @@ class Summary:
     state: str
     records: list[dict]
     scores: dict[str, float] = field(default_factory=dict)  # at the last evaluation
-    scored_step: int | None = None
     protocol: dict = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
 
@@ -70,11 +69,11 @@ class Summary:
 
 def summarize(plan: Plan) -> Summary:
     records = read_records(plan.out_dir / "metrics.jsonl")
-    summary = Summary(plan, variant_state(plan), records, findings=diagnose(records, plan.config) if records else [])
+    summary = Summary(plan, variant_state(plan), records, findings=diagnose(records, plan.config))
     evaluation = plan.out_dir / "evaluation.json"
     if evaluation.is_file():
         latest = json.loads(evaluation.read_text())
-        summary.scores, summary.scored_step, summary.protocol = latest["scores"], latest["step"], latest["protocol"]
+        summary.scores, summary.protocol = latest["scores"], latest["protocol"]
     return summary
 
 
@@ -91,8 +90,10 @@ def score_keys(summaries: list[Summary]) -> list[str]:
 
 
 def score_cell(summary: Summary, key: str) -> str:
-    if summary.state != "done" or key not in summary.scores:
-        return "unfinished" if summary.state != "done" else "-"
+    if summary.state != "done":
+        return "unfinished"
+    if key not in summary.scores:
+        return "-"
     spread = summary.scores.get(f"{key}_std")
     return f"{summary.scores[key]:.4g}" + (f" ± {spread:.3g}" if spread is not None else "")
 

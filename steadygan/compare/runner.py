@@ -134,9 +134,9 @@ class MatchedImages:
 
 def _config_differences(stored: dict, wanted: dict) -> list[str]:
     stored = from_dict(stored).to_dict()  # keys added to steadygan since that run hold their defaults
-    return [f"{section}.{key}: {stored.get(section, {}).get(key)!r} -> {value!r}"
+    return [f"{section}.{key}: {stored[section][key]!r} -> {value!r}"
             for section, values in wanted.items() for key, value in values.items()
-            if (section, key) != ("train", "out_dir") and stored.get(section, {}).get(key) != value]
+            if (section, key) != ("train", "out_dir") and stored[section][key] != value]
 
 
 def variant_state(plan: Plan) -> str:

@@ -22,7 +22,6 @@ import torch.distributed as dist
 from torch import nn
 
 
-
 @dataclass(frozen=True)
 class Ranks:
     """This process's place among the training processes; `Ranks()` is a single process."""

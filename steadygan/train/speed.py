@@ -34,10 +34,11 @@ def resolve_precision(name: str, device: torch.device) -> str:
     return "fp32"
 
 
-def resolve_memory_format(name: str, device: torch.device) -> torch.memory_format:
+def resolve_memory_format(name: str, device: torch.device, images: bool) -> torch.memory_format:
+    """The layout of image weights and batches (2-D point data have none to choose)."""
     if name == "auto":
         name = "channels_last" if device.type == "cuda" else "contiguous"
-    return torch.channels_last if name == "channels_last" else torch.contiguous_format
+    return torch.channels_last if name == "channels_last" and images else torch.contiguous_format
 
 
 def needs_second_derivative(config: Config) -> bool:
@@ -85,15 +86,6 @@ class Precision:
         for phase, scaler in self.scalers.items():
             if phase in state:
                 scaler.load_state_dict(state[phase])
-
-
-def apply_memory_format(config: Config, device: torch.device, *networks: nn.Module) -> bool:
-    """Channels-last weights for image networks when chosen (or `auto` on a GPU); True when applied."""
-    if resolve_memory_format(config.train.memory_format, device) is not torch.channels_last:
-        return False
-    for network in networks:
-        network.to(memory_format=torch.channels_last)
-    return True
 
 
 def compile_networks(config: Config, G: nn.Module, D: nn.Module) -> list[str]:

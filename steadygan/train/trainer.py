@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
@@ -42,7 +43,7 @@ from .evaluation import PeriodicEvaluation
 from .growth import build_schedule, images_shown
 from .metrics_log import MetricsLog, plot_losses
 from .objectives import G_OBJECTIVES, Unroller
-from .speed import Precision, apply_memory_format, compile_networks
+from .speed import Precision, compile_networks, resolve_memory_format
 
 OPTIMIZERS = {
     "adam": lambda params, lr, betas: torch.optim.Adam(params, lr=lr, betas=betas),
@@ -93,11 +94,11 @@ class Trainer:
             for network in (self.G, self.D):
                 use_cross_rank_batch_norm(network)
                 self.ranks.broadcast(network)
-        self.G.to(self.device)
-        self.D.to(self.device)
+        self.memory_format = resolve_memory_format(config.train.memory_format, self.device,
+                                                   images=self.dataset.kind == "image")
+        self.G.to(self.device, memory_format=self.memory_format)
+        self.D.to(self.device, memory_format=self.memory_format)
         self.precision = Precision(config.train.precision, self.device)
-        self.memory_format = torch.channels_last if self.dataset.kind == "image" and apply_memory_format(
-            config, self.device, self.G, self.D) else torch.contiguous_format
         self.ema = EMA(self.G, config.train.ema_decay, config.train.ema_start)
         self.compiled = compile_networks(config, self.G, self.D)  # after the EMA copies the plain G
         self.loss = build_loss(config.loss)
@@ -259,8 +260,7 @@ class Trainer:
         return before + time.perf_counter() - since
 
     def describe_speed(self) -> str:
-        ranks = f"{self.ranks.world} processes ({'nccl' if self.device.type == 'cuda' else 'gloo'}), " \
-            if self.ranks.distributed else ""
+        ranks = f"{self.ranks.world} processes ({dist.get_backend()}), " if self.ranks.distributed else ""
         layout = "channels_last" if self.memory_format is torch.channels_last else "contiguous"
         compiled = f", compiled {' and '.join(self.compiled)}" if self.compiled else ""
         return f"running on {ranks}{self.device} in {self.precision.name}, {layout}{compiled}"
