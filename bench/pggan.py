@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--extractor", help="inception or classifier:FILE (default: the cached CIFAR-10 classifier)")
     parser.add_argument("--eval-n", type=int, help="generated images per evaluation")
-    parser.add_argument("--run", default="runs/bench-pggan", help="the run folder")
+    parser.add_argument("--run", default="", help="the run folder (default: a new one, runs/NNNNN-bench-pggan)")
     parser.add_argument("--out", help="the table to write (default bench/results/pggan.md; none with --quick)")
     args = parser.parse_args(argv)
 
@@ -130,14 +130,15 @@ def main(argv: list[str] | None = None) -> int:
                  f"growth.stabilize_images={preset['stabilize']}", f"growth.batch_sizes={batches}",
                  f"train.steps={steps}", f"train.out_dir={args.run}", f"train.device={args.device}",
                  "train.sample_every=1000000", "train.checkpoint_every=1000", "train.log_every=50"]
-    trainer = Trainer(load_config("pggan", overrides), progress=not args.quick, tensorboard=False)
+    trainer = Trainer(load_config("pggan", overrides), progress=not args.quick, tensorboard=False,
+                      run_name="bench-pggan")
     meter = PhaseMeter(trainer, extractor, eval_n, args.data)
     trainer.callbacks.append(meter)
     wall = time.perf_counter()
     trainer.fit()
     wall = time.perf_counter() - wall
 
-    run = Path(args.run)
+    run = trainer.out_dir
     z = sample_latents(64, trainer.G.z_dim, torch.Generator().manual_seed(2))
     final_grid = save_image(make_grid(generate(trainer.ema.model, z), nrow=8), run / "final-grid.png")
     gif = training_animation(run)

@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from common import SHARED_DATA
@@ -113,7 +114,7 @@ def measure(name: str, data: str, preset: str, precision: str, compiled: bool, a
         G.compile()
         if recipe == "sngan":  # a compiled D has no second derivative for WGAN-GP, as in ours
             D.compile()
-    hand = hand_written_loop(recipe, G, D, torch.from_numpy(trainer.dataset.images[:]), batch,
+    hand = hand_written_loop(recipe, G, D, torch.from_numpy(np.array(trainer.dataset.images)), batch,
                              config.optim.n_dis, config.model.z_dim, precision, device)
     warm = 3 if compiled else 1  # compiling happens in the first calls
     timed(trainer.train_step, warm, device)
@@ -125,8 +126,8 @@ def measure(name: str, data: str, preset: str, precision: str, compiled: bool, a
     ours_s, hand_s = statistics.median(ours), statistics.median(theirs)
     images = batch * config.optim.n_dis  # real images D draws per G step
     return {"model": name, "precision": precision, "compiled": compiled, "batch": batch,
-            "n_dis": config.optim.n_dis, "ours": images / ours_s, "hand": images / hand_s,
-            "ratio": hand_s / ours_s, "trainer": trainer,
+            "n_dis": config.optim.n_dis, "ours": images / ours_s, "hand": images / hand_s, "ours_s": ours_s,
+            "hand_s": hand_s, "ratio": hand_s / ours_s, "trainer": trainer,
             "params": (sum(p.numel() for p in G.parameters()), sum(p.numel() for p in D.parameters()))}
 
 
@@ -144,7 +145,7 @@ def loader_rate(trainer, workers: int, batches: int) -> float:
     return batches * trainer.stream.batch_size / (time.perf_counter() - start)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(SHARED_DATA / "anime-faces-64.zip"))
     parser.add_argument("--device", default="auto")
@@ -154,7 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny models on the built-in digits")
     parser.add_argument("--no-compile", action="store_true", help="skip the compiled rows")
     parser.add_argument("--out", help="Markdown results (default bench/results/throughput-<device>.md)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def benchmark(args: argparse.Namespace) -> tuple[list[dict], list[tuple], str]:
+    """Every model, precision and mode measured, the loader rates, and the Markdown report of them."""
     preset = "quick" if args.quick else "full" if args.full else "cpu"
     data = "digits" if args.quick or not Path(args.data).exists() else args.data
     variants = [("fp32", False), ("bf16", False)] + ([] if args.no_compile else [("fp32", True)])
@@ -192,9 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     for name, workers, rate, consumed in loaders:
         lines.append(f"| {name} | {workers} | {rate:,.0f} | {consumed:,.1f} | {rate / consumed:,.0f}x |")
     text = "\n".join(lines) + "\n"
+    return rows, loaders, text
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    rows, _, text = benchmark(args)
     print(text)
     if not args.quick:
-        path = Path(args.out or HERE / "results" / f"throughput-{device.type}.md")
+        path = Path(args.out or HERE / "results" / f"throughput-{rows[0]['trainer'].device.type}.md")
         path.write_text(text)
         print(f"wrote {path}")
     return 0

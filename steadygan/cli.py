@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
-from pathlib import Path
+import warnings
+from collections.abc import Callable
+from typing import NoReturn
 
-from .config import recipe_names, recipe_path
-from .errors import SteadyganError
+from .config import is_override, recipe_names, recipe_path
+from .errors import SteadyganError, SteadyganWarning
+from .sampling import MIN_TRUNCATION
+
+MAX_SAMPLES = 100_000
 
 # Short flags for the fields people change most; every other field is a `section.key=value` override.
 SHORTCUTS = {
@@ -29,10 +35,8 @@ def _train(args: argparse.Namespace) -> int:
 
     overrides = [f"{key}={getattr(args, flag)}" for flag, key in SHORTCUTS.items()
                  if getattr(args, flag) is not None] + list(args.overrides)
-    if args.resume is None and args.out is None:
-        overrides.insert(0, f"train.out_dir=runs/{Path(args.recipe).stem}")
-    result = train(args.recipe, overrides, resume=args.resume, progress=not args.no_progress,
-                   tensorboard=not args.no_tensorboard)
+    result = train(args.recipe, overrides, resume=args.resume, overwrite=args.overwrite,
+                   progress=not args.no_progress, tensorboard=not args.no_tensorboard)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under torchrun, rank 0 reports
     state = "finished" if result.completed else "stopped"
@@ -160,28 +164,52 @@ def _recipes(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_float(text: str) -> float:
+def _integer(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer from `low` to `high`."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low:,} to {high:,}, got {text}")
+        return value
+
+    return parse
+
+
+def _truncation(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive (e.g. 0.7), got {text}")
+    if not MIN_TRUNCATION <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_TRUNCATION} (e.g. 0.7), got {text}")
     return value
+
+
+SEED = _integer(0, 2**31 - 2)
 
 
 def _add_drawing_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="a checkpoint (.safetensors) or a run folder")
-    parser.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
+    parser.add_argument("--seed", type=SEED, default=0, help="latent seed (default 0)")
     parser.add_argument("--class", dest="class_label", default=None,
                         help="class to draw (conditional models): its name in the data, or its 0-based index")
-    parser.add_argument("--truncation", type=_positive_float, default=None,
+    parser.add_argument("--truncation", type=_truncation, default=None,
                         help="redraw latent entries beyond +-T (truncation trick; smaller is cleaner, less varied)")
     parser.add_argument("--raw", action="store_true", help="use the raw G instead of its EMA")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line naming the problem and where the help is, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="steadygan", description="Train GANs that do not fall apart.")
+    parser = OneLineParser(prog="steadygan", description="Train GANs that do not fall apart.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a recipe, or resume a run",
@@ -189,13 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
                                             "e.g. optim.d_lr=4e-4 model.spectral_norm=true.")
     train.add_argument("--recipe", default="dcgan", help="a built-in recipe (steadygan recipes) or a .yaml file")
     train.add_argument("--data", help="a folder or .zip of images, MNIST IDX files, or digits / ring8 / grid25")
-    train.add_argument("--resolution", type=int, help="training resolution: 16, 32, 64 or 128")
-    train.add_argument("--steps", type=int, help="G updates to train for")
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--out", help="run folder (default runs/<recipe>)")
-    train.add_argument("--seed", type=int)
+    train.add_argument("--resolution", help="training resolution: 16, 32, 64 or 128")
+    train.add_argument("--steps", help="G updates to train for")
+    train.add_argument("--batch-size")
+    train.add_argument("--out", help="run folder (default: a new one, runs/NNNNN-<recipe>)")
+    train.add_argument("--seed")
     train.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     train.add_argument("--resume", metavar="RUN", help="continue a run folder or checkpoint where it stopped")
+    train.add_argument("--overwrite", action="store_true",
+                       help="start over in an --out folder that holds a run (deletes that run's outputs)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard event files")
     train.add_argument("overrides", nargs="*", metavar="section.key=value")
@@ -203,20 +233,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = commands.add_parser("sample", help="draw samples from a checkpoint")
     _add_drawing_options(sample)
-    sample.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    sample.add_argument("-n", type=_integer(1, MAX_SAMPLES), default=64, help="number of samples (default 64)")
     sample.add_argument("--out", default="samples.png", help="grid PNG, or a folder with --separate")
     sample.add_argument("--separate", action="store_true", help="one PNG per sample in the folder --out")
-    sample.add_argument("--nrow", type=int, help="images per grid row")
+    sample.add_argument("--nrow", type=_integer(1, MAX_SAMPLES), help="images per grid row")
     sample.set_defaults(run=_sample)
 
     interp = commands.add_parser("interpolate", help="latent walks as a grid PNG and an animated GIF")
     _add_drawing_options(interp)
     interp.add_argument("--out", default="interpolation", help="output prefix: writes PREFIX.png and PREFIX.gif")
-    interp.add_argument("--rows", type=int, default=8, help="independent walks (default 8)")
-    interp.add_argument("--steps", type=int, default=10, help="images per walk segment (default 10)")
-    interp.add_argument("--keys", type=int, default=4, help="latents each GIF walk loops through (default 4)")
+    interp.add_argument("--rows", type=_integer(1, 256), default=8, help="independent walks (default 8)")
+    interp.add_argument("--steps", type=_integer(2, 256), default=10, help="images per walk segment (default 10)")
+    interp.add_argument("--keys", type=_integer(2, 256), default=4,
+                        help="latents each GIF walk loops through (default 4)")
     interp.add_argument("--mode", choices=["slerp", "linear"], default="slerp")
-    interp.add_argument("--frame-ms", type=int, default=80, help="GIF frame duration")
+    interp.add_argument("--frame-ms", type=_integer(1, 60_000), default=80, help="GIF frame duration")
     interp.set_defaults(run=_interpolate)
 
     animate = commands.add_parser("animate", help="a run's sample grids as a GIF (the growth video for pggan)",
@@ -224,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
                                               "with its step and growth phase, as one looping GIF.")
     animate.add_argument("run_dir", help="a run folder")
     animate.add_argument("--out", help="the GIF to write (default RUN_DIR/training.gif)")
-    animate.add_argument("--frame-ms", type=int, default=250, help="frame duration (default 250)")
+    animate.add_argument("--frame-ms", type=_integer(1, 60_000), default=250, help="frame duration (default 250)")
     animate.set_defaults(run=_animate)
 
     doctor = commands.add_parser("doctor", help="diagnose a finished or running run",
@@ -248,16 +279,17 @@ def build_parser() -> argparse.ArgumentParser:
                             help="real images shown to D per variant (n_dis batches per G step), e.g. 200k")
     comparison.add_argument("--set", action="append", default=[], metavar="section.key=value",
                             help="an override for every variant (repeatable), e.g. --set model.g_width=32")
-    comparison.add_argument("--resolution", type=int,
+    comparison.add_argument("--resolution", type=_integer(4, 1024),
                             help="training resolution of every variant (default: the recipes' own, when they agree)")
     comparison.add_argument("--out", default="runs/compare", help="comparison folder (default runs/compare)")
     comparison.add_argument("--metrics", default="fid,kid", help="scores of the final weights (default fid,kid)")
-    comparison.add_argument("--eval-n", type=int, default=2000, help="generated images per evaluation (default 2000)")
+    comparison.add_argument("--eval-n", type=_integer(2, 10**7), default=2000,
+                            help="generated images per evaluation (default 2000)")
     comparison.add_argument("--extractor", default="auto",
                             help="auto, inception, or classifier:NAME_OR_FILE (see train-classifier)")
-    comparison.add_argument("--points", type=int, default=4,
+    comparison.add_argument("--points", type=_integer(1, 100), default=4,
                             help="matched image counts with a grid and an evaluation (default 4)")
-    comparison.add_argument("--seed", type=int, default=0)
+    comparison.add_argument("--seed", type=SEED, default=0)
     comparison.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     comparison.add_argument("--no-progress", action="store_true")
     comparison.set_defaults(run=_compare)
@@ -268,19 +300,19 @@ def build_parser() -> argparse.ArgumentParser:
                     "folders or zips with --real A --fake B. Metrics: fid, kid, is, pr, dc, modes.")
     evaluate.add_argument("checkpoint", nargs="?", help="a checkpoint (.safetensors) or a run folder")
     evaluate.add_argument("--metrics", default="fid", help="comma-separated (default fid), e.g. fid,kid,pr")
-    evaluate.add_argument("-n", "--n", type=int, help="generated images (default 10000; all of --fake)")
-    evaluate.add_argument("--n-real", type=int, help="real images (default all, up to 50000)")
+    evaluate.add_argument("-n", "--n", type=_integer(2, 10**7), help="generated images (default 10000; all of --fake)")
+    evaluate.add_argument("--n-real", type=_integer(2, 10**7), help="real images (default all, up to 50000)")
     evaluate.add_argument("--real", help="reference images: a folder, zip or data source (default: the training data)")
     evaluate.add_argument("--real-split", default="", help="only this split of --real, e.g. test")
     evaluate.add_argument("--fake", help="generated images: a folder or zip (with --real)")
     evaluate.add_argument("--fake-split", default="")
-    evaluate.add_argument("--resolution", type=int, help="--real/--fake compared at this size (default: the real images')")
+    evaluate.add_argument("--resolution", type=_integer(4, 1024), help="--real/--fake compared at this size (default: the real images')")
     evaluate.add_argument("--extractor", default="auto",
                           help="auto (digit classifier for digit data, else inception), inception, or "
                                "classifier:NAME_OR_FILE (see train-classifier)")
     evaluate.add_argument("--inception-weights", help="pt_inception-2015-12-05-6726825d.pth, if not in the cache")
-    evaluate.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
-    evaluate.add_argument("--truncation", type=_positive_float, default=None)
+    evaluate.add_argument("--seed", type=SEED, default=0, help="latent seed (default 0)")
+    evaluate.add_argument("--truncation", type=_truncation, default=None)
     evaluate.add_argument("--raw", action="store_true", help="use the raw G instead of its EMA")
     evaluate.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     evaluate.add_argument("--json", action="store_true", help="scores and protocol as JSON")
@@ -293,12 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
     classifier.add_argument("--data", required=True, help="a labelled folder/zip (sub-folders or labels.csv), "
                                                           "MNIST IDX files, or digits")
     classifier.add_argument("--out", required=True, help="the classifier file to write (.safetensors)")
-    classifier.add_argument("--resolution", type=int, default=32, help="input size, a multiple of 8 (default 32)")
+    classifier.add_argument("--resolution", type=_integer(8, 256), default=32,
+                            help="input size, a multiple of 8 (default 32)")
     classifier.add_argument("--labels", default="auto", help="auto, folders or csv")
     classifier.add_argument("--split", default="", help="train on this split only, e.g. train")
-    classifier.add_argument("--epochs", type=int, default=10)
-    classifier.add_argument("--batch-size", type=int, default=128)
-    classifier.add_argument("--seed", type=int, default=0)
+    classifier.add_argument("--epochs", type=_integer(1, 10_000), default=10)
+    classifier.add_argument("--batch-size", type=_integer(1, 65536), default=128)
+    classifier.add_argument("--seed", type=SEED, default=0)
     classifier.add_argument("--no-progress", action="store_true")
     classifier.set_defaults(run=_train_classifier)
 
@@ -312,8 +345,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with `section.key=value` overrides allowed anywhere among the options."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if hasattr(args, "overrides"):
+        args.overrides += [word for word in unknown if is_override(word)]
+        unknown = [word for word in unknown if not is_override(word)]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    if issubclass(category, SteadyganWarning):
+        print(f"steadygan: warning: {message}", file=sys.stderr)
+    else:
+        _show_other_warning(message, category, filename, lineno, file, line)
+
+
+_show_other_warning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = parse_arguments(argv)
+    except SystemExit as done:  # --help, or a usage error already printed as one line
+        return done.code if isinstance(done.code, int) else 2
+    warnings.showwarning = _one_line_warning
     try:
         return args.run(args)
     except SteadyganError as exc:
@@ -322,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        warnings.showwarning = _show_other_warning
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ message lists the valid choices.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -16,79 +17,129 @@ import yaml
 
 from .errors import ConfigError
 
-
 LABEL_MODES = ("auto", "none", "folders", "csv")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The values a numeric setting accepts: between `low` and `high`, each end included unless open."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    power_of_two: bool = False
+
+    def admits(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        if self.high is not None and (value >= self.high if self.high_open else value > self.high):
+            return False
+        return not self.power_of_two or (value >= 1 and int(value) & (int(value) - 1) == 0)
+
+    def describe(self) -> str:
+        low, high = (f"{v:g}" if isinstance(v, float) else str(v) for v in (self.low, self.high))
+        if self.power_of_two:
+            return f"a power of two from {low} to {high}"
+        if self.low == 0 and self.low_open and self.high is None:
+            return "positive"
+        if self.high is None:
+            return f"at least {low}"
+        return f"in {'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
+
+
+POSITIVE = Bounds(0, None, low_open=True)  # finite floats above zero
+NON_NEGATIVE = Bounds(0)
+FRACTION = Bounds(0, 1, high_open=True)  # betas, decays and shares: [0, 1)
+MANY = 10**9  # the upper bound of counts: far beyond any run, far below any overflow
+
+
+def setting(default: Any, bounds: Bounds | None = None, choices: tuple = ()) -> Any:
+    """A config field with the values it accepts, checked by `validate` (floats are always finite)."""
+    return field(default=default, metadata={"bounds": bounds, "choices": choices})
+
+
+def count(default: int, low: int = 1, high: int = MANY) -> Any:
+    return setting(default, Bounds(low, high))
+
+
+def resolution(default: int, low: int = 4) -> Any:
+    return setting(default, Bounds(low, 1024, power_of_two=True))
 
 
 @dataclass
 class DataConfig:
     source: str = "digits"  # a folder, a .zip, MNIST IDX files, a built-in: digits, ring8, grid25, or
     # stacked:digits / stacked:<MNIST folder> (three digits as RGB, 1,000 modes)
-    resolution: int = 16  # images are resized (shorter side) and center-cropped to this size
-    channels: int = 0  # 0: as the data gives (1 for digits and MNIST, 3 for image files)
-    labels: str = "auto"  # auto | none | folders | csv
+    resolution: int = resolution(16)  # images are resized (shorter side) and center-cropped to this size
+    channels: int = setting(0, choices=(0, 1, 3))  # 0: as the data gives (1 for digits and MNIST, 3 for image files)
+    labels: str = setting("auto", choices=LABEL_MODES)
     split: str = ""  # keep only the labels.csv rows of this split; "" keeps all
     hflip: bool = False  # random horizontal flips of real images
     cache_dir: str = ""  # "" uses $STEADYGAN_CACHE or ~/.cache/steadygan
-    workers: int = -1  # threads assembling the next batches during a step; -1: one per 4 CPU cores, at most 4
+    workers: int = count(-1, low=-1, high=64)  # batch threads during a step; -1: one per 4 CPU cores, at most 4
 
 
 @dataclass
 class ModelConfig:
     arch: str = "dcgan"  # dcgan | sngan_cnn | sngan_resnet | began | pggan | mlp
-    z_dim: int = 100
-    g_width: int = 64  # channel width (hidden units for mlp; the widest layers for pggan) of G
-    d_width: int = 64
-    hidden_layers: int = 2  # mlp only
-    activation: str = "relu"  # mlp only: relu | leaky_relu | tanh (VEEGAN's 2-D networks)
+    z_dim: int = count(100, high=16384)
+    g_width: int = count(64, high=16384)  # channel width (hidden units for mlp; the widest layers for pggan) of G
+    d_width: int = count(64, high=16384)
+    hidden_layers: int = count(2, high=64)  # mlp only
+    activation: str = setting("relu", choices=("relu", "leaky_relu", "tanh"))  # mlp only (tanh: VEEGAN's 2-D nets)
     g_batchnorm: bool = False  # mlp only: batch norm before each hidden activation of G (PacGAN's 2-D G)
     conditional: bool = False  # class-conditional G (conditional BN) and projection D
     spectral_norm: bool = False  # spectral normalization of every D layer
     g_spectral_norm: bool = False
-    sn_power_iterations: int = 1
-    init: str = "default"  # default (each architecture's published init) | orthogonal (Saxe et al. 2014)
+    sn_power_iterations: int = count(1, high=100)
+    # default (each architecture's published init) | orthogonal (Saxe et al. 2014)
+    init: str = setting("default", choices=("default", "orthogonal"))
     minibatch_discrimination: bool = False  # Salimans et al. 2016: D sees per-sample closeness to the batch
-    mbd_kernels: int = 100  # minibatch discrimination: B kernels ...
-    mbd_kernel_dim: int = 5  # ... of C dimensions each
-    mbd_group: int = 0  # samples compared with each other; 0 = the whole batch (cost grows with its square)
+    mbd_kernels: int = count(100, high=4096)  # minibatch discrimination: B kernels ...
+    mbd_kernel_dim: int = count(5, high=1024)  # ... of C dimensions each
+    mbd_group: int = count(0, low=0, high=65536)  # samples compared with each other; 0 = the whole batch
     minibatch_stddev: bool = False  # Karras et al. 2018: D sees the batch's feature standard deviation
-    mbstd_group: int = 4  # samples per minibatch-stddev group
-    mbstd_statistic: str = "std"  # std (the paper's layer) | variance (the form of its released code)
+    mbstd_group: int = count(4, high=65536)  # samples per minibatch-stddev group
+    # std (the paper's layer) | variance (the form of its released code)
+    mbstd_statistic: str = setting("std", choices=("std", "variance"))
 
 
 @dataclass
 class LossConfig:
     name: str = "ns"  # ns | minimax | hinge | wasserstein | lsgan | lsgan_chi2 | began
-    label_smoothing: str = "none"  # none | one_sided (real 0.9) | two_sided (real 0.9, fake 0.1); BCE losses
-    g_objective: str = "adversarial"  # adversarial | feature_matching (Salimans et al. 2016)
-    unrolled_steps: int = 0  # K look-ahead D updates G's loss is taken through (Metz et al. 2017)
-    began_gamma: float = 0.5  # BEGAN diversity ratio
-    began_lambda_k: float = 0.001  # BEGAN learning rate of the equilibrium term k_t
+    # none | one_sided (real 0.9) | two_sided (real 0.9, fake 0.1); BCE losses
+    label_smoothing: str = setting("none", choices=("none", "one_sided", "two_sided"))
+    # adversarial | feature_matching (Salimans et al. 2016)
+    g_objective: str = setting("adversarial", choices=("adversarial", "feature_matching"))
+    unrolled_steps: int = count(0, low=0, high=100)  # K look-ahead D updates G's loss is taken through (Metz et al.)
+    began_gamma: float = setting(0.5, Bounds(0, 1))  # BEGAN diversity ratio
+    began_lambda_k: float = setting(0.001, Bounds(0, 1))  # BEGAN learning rate of the equilibrium term k_t
 
 
 @dataclass
 class OptimConfig:
-    batch_size: int = 64
-    g_lr: float = 2e-4
-    d_lr: float = 2e-4
-    g_betas: tuple[float, float] = (0.5, 0.999)
-    d_betas: tuple[float, float] = (0.5, 0.999)
-    n_dis: int = 1  # D steps per G step
-    optimizer: str = "adam"  # adam | rmsprop (WGAN; betas are ignored)
-    lr_decay: str = "none"  # none | linear (to zero at the last step)
-    lr_decay_start: float = 0.0  # fraction of train.steps run at the full rate before the decay starts
+    batch_size: int = count(64, high=65536)
+    g_lr: float = setting(2e-4, POSITIVE)
+    d_lr: float = setting(2e-4, POSITIVE)
+    g_betas: tuple[float, float] = setting((0.5, 0.999), FRACTION)
+    d_betas: tuple[float, float] = setting((0.5, 0.999), FRACTION)
+    n_dis: int = count(1, high=1000)  # D steps per G step
+    optimizer: str = setting("adam", choices=("adam", "rmsprop"))  # rmsprop: WGAN's; betas are ignored
+    lr_decay: str = setting("none", choices=("none", "linear"))  # linear: to zero at the last step
+    lr_decay_start: float = setting(0.0, FRACTION)  # fraction of train.steps at the full rate before the decay
 
 
 @dataclass
 class RegularizeConfig:
-    gradient_penalty: float = 0.0  # lambda of the WGAN-GP penalty on real/fake interpolates (10)
+    gradient_penalty: float = setting(0.0, NON_NEGATIVE)  # lambda of WGAN-GP on real/fake interpolates (10)
     gp_one_sided: bool = False  # penalise only gradient norms above 1
-    drift: float = 0.0  # epsilon of PGGAN's eps * D(x)^2 on reals (0.001)
-    r1: float = 0.0  # gamma of R1, gamma/2 * |grad D(real)|^2 (Mescheder et al. 2018)
-    r2: float = 0.0  # gamma of R2, the same on fakes
-    ortho_g: float = 0.0  # beta of BigGAN's orthogonal regularization on G (1e-4)
-    ortho_d: float = 0.0  # ... on D
-    weight_clip: float = 0.0  # c of WGAN's weight clipping of D (0.01)
+    drift: float = setting(0.0, NON_NEGATIVE)  # epsilon of PGGAN's eps * D(x)^2 on reals (0.001)
+    r1: float = setting(0.0, NON_NEGATIVE)  # gamma of R1, gamma/2 * |grad D(real)|^2 (Mescheder et al. 2018)
+    r2: float = setting(0.0, NON_NEGATIVE)  # gamma of R2, the same on fakes
+    ortho_g: float = setting(0.0, NON_NEGATIVE)  # beta of BigGAN's orthogonal regularization on G (1e-4)
+    ortho_d: float = setting(0.0, NON_NEGATIVE)  # ... on D
+    weight_clip: float = setting(0.0, NON_NEGATIVE)  # c of WGAN's weight clipping of D (0.01)
     diffaugment: str = ""  # DiffAugment policy for D's inputs, e.g. color,translation,cutout
 
 
@@ -96,10 +147,11 @@ class RegularizeConfig:
 class GrowthConfig:
     """Progressive growing (model.arch=pggan): 4x4 first, then each doubling faded in and stabilized."""
 
-    start_resolution: int = 4
-    fade_images: int = 800_000  # real images shown while alpha rises linearly from 0 to 1
-    stabilize_images: int = 800_000  # images at the new resolution with alpha 1 (the last one lasts to the end)
-    batch_sizes: dict[int, int] = field(default_factory=dict)  # resolution -> batch size; others: optim.batch_size
+    start_resolution: int = resolution(4)
+    fade_images: int = count(800_000, low=0)  # real images shown while alpha rises linearly from 0 to 1
+    stabilize_images: int = count(800_000)  # images at the new resolution with alpha 1 (the last: to the end)
+    # resolution -> batch size; other resolutions use optim.batch_size
+    batch_sizes: dict[int, int] = field(default_factory=dict, metadata={"bounds": Bounds(1, 65536)})
     reset_optimizer: bool = True  # fresh Adam moments when a new resolution starts fading in (the paper's code)
 
 
@@ -107,31 +159,33 @@ class GrowthConfig:
 class DoctorConfig:
     """The stability doctor's monitors and the rollback that survives divergence."""
 
-    holdout: float = 0.02  # share of the real images (at most 1,000) kept from training to see D overfit
-    monitor_samples: int = 64  # fixed latents and real images the monitors score at every log
+    holdout: float = setting(0.02, FRACTION)  # share of the real images (at most 1,000) kept from training
+    monitor_samples: int = count(64, high=4096)  # fixed latents and real images the monitors score at every log
     rollback: bool = True  # on NaN/inf: back to the last checkpoint with lower learning rates
-    rollback_lr_factor: float = 0.5  # learning rates are multiplied by this at every rollback
-    max_rollbacks: int = 3  # then training stops with an error
+    rollback_lr_factor: float = setting(0.5, Bounds(0, 1, low_open=True, high_open=True))  # lr x this per rollback
+    max_rollbacks: int = count(3, low=0, high=100)  # then training stops with an error
 
 
 @dataclass
 class TrainConfig:
-    steps: int = 2000  # G updates
-    seed: int = 0
-    ema_decay: float = 0.999  # EMA of G's weights; 0 turns it off
-    ema_start: int = 0  # G step at which the EMA starts averaging (a plain copy before)
-    out_dir: str = "runs/default"
+    steps: int = count(2000)  # G updates
+    seed: int = count(0, low=0, high=2**31 - 2)
+    ema_decay: float = setting(0.999, FRACTION)  # EMA of G's weights; 0 turns it off
+    ema_start: int = count(0, low=0)  # G step at which the EMA starts averaging (a plain copy before)
+    out_dir: str = ""  # the run folder; "" makes a new one, runs/NNNNN-<name>
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    log_every: int = 25
-    sample_every: int = 500
-    checkpoint_every: int = 500
-    num_samples: int = 64  # images in each sample grid (fixed latents)
-    eval_every: int = 0  # G steps between evaluations of the EMA G (0: none); the best by FID is kept
+    log_every: int = count(25, low=0)  # G steps between logs (0: none), and the other intervals below
+    sample_every: int = count(500, low=0)
+    checkpoint_every: int = count(500, low=0)
+    num_samples: int = count(64, high=4096)  # images in each sample grid (fixed latents)
+    eval_every: int = count(0, low=0)  # G steps between evaluations of the EMA G (0: none); the best by FID is kept
     eval_metrics: str = "fid"  # comma-separated: fid, kid, is, pr, dc, modes
-    eval_n: int = 5000  # generated images per evaluation
+    eval_n: int = count(5000, low=2, high=10**7)  # generated images per evaluation
     eval_extractor: str = "auto"  # auto | inception | classifier:NAME_OR_FILE
-    precision: str = "auto"  # auto (bf16 on GPUs that have it, else fp16; fp32 on CPUs) | fp32 | bf16 | fp16
-    memory_format: str = "auto"  # auto (channels_last on GPUs) | channels_last | contiguous
+    # auto (bf16 on GPUs that have it, else fp16; fp32 on CPUs) | fp32 | bf16 | fp16
+    precision: str = setting("auto", choices=("auto", "fp32", "bf16", "fp16"))
+    # auto (channels_last on GPUs) | channels_last | contiguous
+    memory_format: str = setting("auto", choices=("auto", "channels_last", "contiguous"))
     compile: bool = False  # torch.compile of G's and D's forward passes (pays off on long GPU runs)
 
 
@@ -160,11 +214,25 @@ class Config:
 SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]
 
 
+def _describe_type(expected: Any) -> str:
+    if getattr(expected, "__origin__", None) is tuple:
+        return f"a list of {len(expected.__args__)} numbers such as [0.5, 0.999]"
+    if getattr(expected, "__origin__", None) is dict:
+        return "a mapping such as {32: 64, 64: 32}"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "text"}[expected]
+
+
+def _finite(value: float, key: str) -> float:
+    if not math.isfinite(value):
+        raise ConfigError(f"config key '{key}' is {value}; give a finite number")
+    return value
+
+
 def _coerce(value: Any, expected: Any, key: str) -> Any:
-    """Check `value` against the annotation `expected`; ints are accepted where floats are."""
+    """Check a value read from YAML or JSON against the annotation `expected`; ints are accepted where floats
+    are. Text values (command-line overrides) go through `_from_text` instead."""
     def wrong() -> ConfigError:
-        want = getattr(expected, "__name__", str(expected)).replace("typing.", "")
-        return ConfigError(f"config key '{key}' expects {want}, got {value!r}")
+        return ConfigError(f"config key '{key}' expects {_describe_type(expected)}, got {value!r}")
 
     if expected is bool:
         if not isinstance(value, bool):
@@ -176,13 +244,10 @@ def _coerce(value: Any, expected: Any, key: str) -> Any:
         return value
     if expected is float:
         if isinstance(value, str):  # YAML 1.1 reads 2e-4 (no dot) as text
-            try:
-                return float(value)
-            except ValueError:
-                raise wrong() from None
+            return _from_text(value, float, key)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise wrong()
-        return float(value)
+        return _finite(float(value), key)
     if expected is str:
         if not isinstance(value, str):
             raise wrong()
@@ -190,33 +255,85 @@ def _coerce(value: Any, expected: Any, key: str) -> Any:
     if getattr(expected, "__origin__", None) is dict:
         key_type, value_type = expected.__args__
         if not isinstance(value, dict):
-            raise ConfigError(f"config key '{key}' expects a mapping such as {{32: 64, 64: 32}}, got {value!r}")
+            raise wrong()
         coerced = {}
         for k, v in value.items():  # JSON (checkpoint metadata) turns integer keys into text
-            k = int(k) if key_type is int and isinstance(k, str) and k.isdigit() else k
+            k = _from_text(k, key_type, key) if isinstance(k, str) else k
             coerced[_coerce(k, key_type, key)] = _coerce(v, value_type, key)
         return coerced
     if getattr(expected, "__origin__", None) is tuple:
         parts = expected.__args__
         if not isinstance(value, (list, tuple)) or len(value) != len(parts):
-            raise ConfigError(f"config key '{key}' expects a list of {len(parts)} numbers, got {value!r}")
+            raise wrong()
         return tuple(_coerce(v, t, key) for v, t in zip(value, parts))
     raise TypeError(f"unsupported config type {expected!r}")
 
 
-def _set(config: Config, section: str, key: str, value: Any) -> None:
+BOOLEAN_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+
+
+def _scalar_from_text(text: str, expected: Any) -> Any:
+    """A bool, int or float from text; ValueError when the text is none."""
+    plain = text.strip()
+    if expected is not bool:
+        return expected(plain)
+    if plain.lower() not in BOOLEAN_WORDS:
+        raise ValueError(f"{text!r} is not a boolean")
+    return BOOLEAN_WORDS[plain.lower()]
+
+
+def _from_text(text: str, expected: Any, key: str) -> Any:
+    """A value typed on a command line, read by the type the schema gives its key: text stays exactly as
+    typed (`photos #1` is a folder name, not YAML with a comment); numbers, booleans, lists of numbers
+    ([0.5, 0.99] or 0.5,0.99) and mappings ({32: 64} or 32:64) are parsed as such."""
+    if expected is str:
+        return text
+    origin = getattr(expected, "__origin__", None)
+    plain = text.strip()
+    inner = plain[1:-1] if plain[:1] + plain[-1:] in ("[]", "()", "{}") else plain
+    items = [item for item in inner.split(",") if item.strip()]
+    try:
+        if origin is tuple:
+            value: Any = [_scalar_from_text(item, t) for item, t in zip(items, expected.__args__)]
+            if len(items) != len(expected.__args__):
+                raise ValueError(text)
+        elif origin is dict:
+            pairs = [item.split(":") for item in items]
+            if any(len(pair) != 2 for pair in pairs):
+                raise ValueError(text)
+            value = {_scalar_from_text(k, expected.__args__[0]): _scalar_from_text(v, expected.__args__[1])
+                     for k, v in pairs}
+        else:
+            value = _scalar_from_text(text, expected)
+    except ValueError:
+        raise ConfigError(f"config key '{key}' expects {_describe_type(expected)}, got {text!r}") from None
+    return _coerce(value, expected, key)
+
+
+def _field_type(config: Config, section: str, key: str) -> Any:
     if section not in SECTIONS:
         raise ConfigError(f"unknown config section '{section}'; valid sections: {', '.join(SECTIONS)}")
-    target = getattr(config, section)
-    hints = get_type_hints(type(target))
+    hints = get_type_hints(type(getattr(config, section)))
     if key not in hints:
         raise ConfigError(
             f"unknown config key '{section}.{key}'; valid keys in '{section}': {', '.join(hints)}"
         )
-    setattr(target, key, _coerce(value, hints[key], f"{section}.{key}"))
+    return hints[key]
 
 
-def from_dict(values: dict[str, Any], base: Config | None = None) -> Config:
+def _set(config: Config, section: str, key: str, value: Any) -> None:
+    expected = _field_type(config, section, key)
+    setattr(getattr(config, section), key, _coerce(value, expected, f"{section}.{key}"))
+
+
+def set_from_text(config: Config, section: str, key: str, text: str) -> Config:
+    """Set one key from a command-line value, typed by the schema."""
+    expected = _field_type(config, section, key)
+    setattr(getattr(config, section), key, _from_text(text, expected, f"{section}.{key}"))
+    return config
+
+
+def from_dict(values: Any, base: Config | None = None) -> Config:
     """Apply a nested mapping {section: {key: value}} onto `base` (defaults when None)."""
     config = base if base is not None else Config()
     if not isinstance(values, dict):
@@ -229,23 +346,24 @@ def from_dict(values: dict[str, Any], base: Config | None = None) -> Config:
     return config
 
 
-def parse_override(text: str) -> tuple[str, str, Any]:
-    """'optim.d_lr=4e-4' -> ('optim', 'd_lr', 0.0004); the value is read as YAML."""
+def parse_override(text: str) -> tuple[str, str, str]:
+    """'optim.d_lr=4e-4' -> ('optim', 'd_lr', '4e-4'): the value stays text until its key's type reads it."""
     name, sep, raw = text.partition("=")
     section, dot, key = name.strip().partition(".")
     if not sep or not dot or not key:
         raise ConfigError(f"override {text!r} is not of the form section.key=value (e.g. optim.d_lr=4e-4)")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
-    return section, key, value
+    return section, key, raw
+
+
+def is_override(text: str) -> bool:
+    """Whether a command-line word has the form section.key=value."""
+    name = text.partition("=")[0]
+    return "=" in text and not text.startswith("-") and name.count(".") == 1 and name.replace(".", "_").isidentifier()
 
 
 def apply_overrides(config: Config, overrides: Iterable[str]) -> Config:
     for text in overrides:
-        section, key, value = parse_override(text)
-        _set(config, section, key, value)
+        set_from_text(config, *parse_override(text))
     return config
 
 
@@ -271,9 +389,13 @@ def recipe_path(name_or_path: str) -> Path:
 
 def load_yaml(path: Path) -> dict[str, Any]:
     try:
-        values = yaml.safe_load(path.read_text()) or {}
+        values = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"recipe '{path}' is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"recipe '{path}' is not valid YAML: {str(exc).splitlines()[0]}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read recipe '{path}' ({exc.strerror or exc})") from None
     return values
 
 
@@ -283,57 +405,42 @@ def load_config(recipe: str = "dcgan", overrides: Iterable[str] = ()) -> Config:
     return apply_overrides(config, overrides)
 
 
-FIXED_CHOICES = {
-    ("data", "labels"): LABEL_MODES,
-    ("optim", "lr_decay"): ("none", "linear"),
-    ("optim", "optimizer"): ("adam", "rmsprop"),
-    ("model", "init"): ("default", "orthogonal"),
-    ("model", "activation"): ("relu", "leaky_relu", "tanh"),
-    ("model", "mbstd_statistic"): ("std", "variance"),
-    ("loss", "label_smoothing"): ("none", "one_sided", "two_sided"),
-    ("loss", "g_objective"): ("adversarial", "feature_matching"),
-    ("train", "precision"): ("auto", "fp32", "bf16", "fp16"),
-    ("train", "memory_format"): ("auto", "channels_last", "contiguous"),
-}
+def check_values(config: Config) -> None:
+    """Every setting against the values its field accepts: its choices, or its bounds (each number of a
+    list, each batch size of a mapping)."""
+    for section in dataclasses.fields(config):
+        values = getattr(config, section.name)
+        for entry in dataclasses.fields(values):
+            key, value = f"{section.name}.{entry.name}", getattr(values, entry.name)
+            choices, bounds = entry.metadata.get("choices"), entry.metadata.get("bounds")
+            if choices and value not in choices:
+                shown = ", ".join(map(str, choices))
+                raise ConfigError(f"config key '{key}' is {value!r}; choose one of: {shown}")
+            several = isinstance(value, (dict, tuple))
+            numbers = value.values() if isinstance(value, dict) else value if several else [value]
+            if bounds is not None and not all(bounds.admits(n) for n in numbers):
+                raise ConfigError(f"config key '{key}' is {value!r}; {'each number' if several else 'it'} must be "
+                                  f"{bounds.describe()}")
 
 
 def validate(config: Config) -> Config:
-    """Check the values that must name a registered unit or a fixed choice, before any work starts."""
+    """Check every value before any work starts: ranges and choices, and the names of registered units."""
     from .losses import LOSSES
     from .models import ARCHITECTURES
 
-    expects, output = LOSSES.get(config.loss.name).expects, ARCHITECTURES.get(config.model.arch).output
+    check_values(config)
+    loss = LOSSES.get(config.loss.name)
+    if config.loss.label_smoothing != "none" and not loss.label_targets:
+        smoothable = ", ".join(name for name in LOSSES.names() if LOSSES.get(name).label_targets)
+        raise ConfigError(f"loss.label_smoothing softens the targets of a cross-entropy loss ({smoothable}); "
+                          f"loss.name={config.loss.name} has none: set loss.label_smoothing=none")
+    expects, output = loss.expects, ARCHITECTURES.get(config.model.arch).output
     if expects != output:
         raise ConfigError(f"loss.name={config.loss.name} needs a D that outputs {expects}, but model.arch="
                           f"{config.model.arch} outputs {output}; use loss.name=began with model.arch=began only")
     if config.loss.unrolled_steps and config.loss.g_objective != "adversarial":
         raise ConfigError("loss.unrolled_steps needs loss.g_objective=adversarial (feature matching uses D's "
                           "features, which are not unrolled)")
-    for (section, key), choices in FIXED_CHOICES.items():
-        value = getattr(getattr(config, section), key)
-        if value not in choices:
-            raise ConfigError(f"config key '{section}.{key}' is {value!r}; choose one of: {', '.join(choices)}")
-    positive = [("optim", "batch_size"), ("optim", "n_dis"), ("train", "steps"), ("data", "resolution"),
-                ("model", "mbd_kernels"), ("model", "mbd_kernel_dim"), ("model", "mbstd_group"),
-                ("growth", "start_resolution"), ("growth", "stabilize_images"), ("doctor", "monitor_samples")]
-    for section, key in positive:
-        if getattr(getattr(config, section), key) <= 0:
-            raise ConfigError(f"config key '{section}.{key}' must be positive")
-    non_negative = [("loss", "unrolled_steps"), ("model", "mbd_group"), ("train", "eval_every"),
-                    ("growth", "fade_images"), ("doctor", "max_rollbacks")]
-    non_negative += [("regularize", f.name) for f in dataclasses.fields(RegularizeConfig) if f.type in (float, "float")]
-    for key in ("holdout", "rollback_lr_factor"):
-        if not 0.0 <= getattr(config.doctor, key) < 1.0:
-            raise ConfigError(f"config key 'doctor.{key}' is {getattr(config.doctor, key)}; it is a fraction in [0, 1)")
-    if config.data.workers < -1:
-        raise ConfigError(f"config key 'data.workers' is {config.data.workers}; give a thread count, or -1 to choose "
-                          "from the CPU count")
-    if not 0.0 <= config.optim.lr_decay_start < 1.0:
-        raise ConfigError(f"config key 'optim.lr_decay_start' is {config.optim.lr_decay_start}; it is a fraction "
-                          "of train.steps in [0, 1), e.g. 0.5 to decay over the second half")
-    for section, key in non_negative:
-        if getattr(getattr(config, section), key) < 0:
-            raise ConfigError(f"config key '{section}.{key}' must not be negative")
     from .augment import parse_policy
 
     parse_policy(config.regularize.diffaugment)

@@ -3,6 +3,8 @@
 The CLI prints these as a single line and exits with status 2; any other exception is a bug.
 """
 
+import warnings
+
 
 class SteadyganError(Exception):
     """Base class for every error caused by the user's input rather than by a bug."""
@@ -22,3 +24,19 @@ class CheckpointError(SteadyganError):
 
 class TrainingDiverged(SteadyganError):
     """Training produced NaN/inf more often than the doctor may roll back."""
+
+
+class RunFolderError(SteadyganError):
+    """A run folder that holds another run, is locked by another process, or cannot be written."""
+
+
+class OutputError(SteadyganError):
+    """An output path that would overwrite a file steadygan did not write, or that cannot be written."""
+
+
+class SteadyganWarning(UserWarning):
+    """Something the user should know that does not stop the command (the CLI prints it as one line)."""
+
+
+def warn(message: str) -> None:
+    warnings.warn(message, SteadyganWarning, stacklevel=2)

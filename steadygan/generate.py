@@ -11,12 +11,22 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .config import Config, from_dict, load_config
-from .errors import CheckpointError
-from .images import captioned, make_grid, save_gif, save_image
-from .models import build_models
+from .config import Config, load_config
+from .devices import resolve_device
+from .errors import CheckpointError, OutputError, warn
+from .images import (
+    SOFTWARE,
+    captioned,
+    check_output_file,
+    check_output_folder,
+    make_grid,
+    save_gif,
+    save_image,
+    written_by,
+)
+from .models import build_models, check_model_size
 from .sampling import generate, sample_latents, walk
-from .train.checkpoint import load_checkpoint, unflatten
+from .train.checkpoint import load_checkpoint, stored_config, unflatten
 from .train.growth import describe_step, set_phase_for_step
 
 
@@ -74,40 +84,54 @@ class LoadedGenerator:
         return make_grid(samples, nrow)
 
 
-def models_from_meta(meta: dict[str, Any]) -> tuple[Config, nn.Module, nn.Module]:
-    """The config a checkpoint records and freshly built (untrained) G and D for it."""
-    config = from_dict(meta["config"])
+def models_from_meta(meta: dict[str, Any], path: Path) -> tuple[Config, nn.Module, nn.Module]:
+    """The config a checkpoint records (checked as a recipe is) and freshly built (untrained) G and D for it,
+    once their size is known to fit this machine."""
+    config = stored_config(meta, path)
     data = meta["data"]
-    G, D = build_models(config.model, resolution=config.data.resolution, channels=data["shape"][0],
-                        num_classes=data["num_classes"], data_kind=data["kind"])
+    shape = {"resolution": config.data.resolution, "channels": data["shape"][0], "num_classes": data["num_classes"],
+             "data_kind": data["kind"]}
+    check_model_size(config.model, **shape)
+    G, D = build_models(config.model, **shape)
     return config, G, D
 
 
 def load_generator(checkpoint: str | Path, *, ema: bool = True, device: str = "cpu") -> LoadedGenerator:
     """G (by default the EMA copy) from a checkpoint file or run folder, in eval mode."""
     tensors, meta, path = load_checkpoint(checkpoint)
-    config, generator, _ = models_from_meta(meta)
+    config, generator, _ = models_from_meta(meta, path)
     try:
         generator.load_state_dict(unflatten("G_ema" if ema else "G", tensors))
     except RuntimeError as exc:
         raise CheckpointError(f"checkpoint '{path}' does not fit its own config ({str(exc).splitlines()[0]})") from None
+    if not all(bool(torch.isfinite(p).all()) for p in generator.parameters()):
+        raise CheckpointError(f"checkpoint '{path}' holds NaN/inf weights; draw from an earlier checkpoint")
     set_phase_for_step(config, int(meta["step"]), generator)  # a growing G renders at its last phase
-    return LoadedGenerator(generator.to(device).eval(), config, int(meta["step"]), meta["data"], path)
+    target = resolve_device(device, key="--device")
+    return LoadedGenerator(generator.to(target).eval(), config, int(meta["step"]), meta["data"], path)
 
 
 def sample(checkpoint: str | Path, n: int = 64, *, out: str | Path = "samples.png", separate: bool = False,
            seed: int = 0, class_label: str | int | None = None, truncation: float | None = None,
            nrow: int | None = None, ema: bool = True) -> list[Path]:
-    """A grid PNG at `out`, or with `separate` one PNG per sample in the folder `out`."""
+    """A grid PNG at `out`, or with `separate` one PNG per sample in the folder `out`. Existing files are
+    replaced only when steadygan wrote them."""
+    out, writer = Path(out), f"{SOFTWARE} sample"
+    if separate:
+        paths = [check_output_folder(out) / f"{seed:04d}-{i:05d}.png" for i in range(n)]
+        foreign = [p for p in paths if p.exists() and written_by(p) != writer]
+        if foreign:
+            raise OutputError(f"--out {out} holds {foreign[0].name} (and {len(foreign) - 1} more) not written by "
+                              f"`{writer}`; give another --out folder")
+    else:
+        check_output_file(out, ".png", writer)
     loaded = load_generator(checkpoint, ema=ema)
     images, _ = loaded.sample(n, seed=seed, class_label=class_label, truncation=truncation)
-    out = Path(out)
     if not separate:
-        return [save_image(loaded.render(images, nrow), out)]
+        return [save_image(loaded.render(images, nrow), out, writer)]
     if loaded.data["kind"] == "points":
         raise CheckpointError("separate images need an image model; this checkpoint generates 2-D points")
-    return [save_image(make_grid(image[None], padding=0), out / f"{seed:04d}-{i:05d}.png")
-            for i, image in enumerate(images)]
+    return [save_image(make_grid(image[None], padding=0), path, writer) for image, path in zip(images, paths)]
 
 
 def interpolate(checkpoint: str | Path, *, out: str | Path = "interpolation", rows: int = 8, steps: int = 10,
@@ -115,6 +139,9 @@ def interpolate(checkpoint: str | Path, *, out: str | Path = "interpolation", ro
                 truncation: float | None = None, frame_ms: int = 80, ema: bool = True) -> tuple[Path, Path]:
     """Latent walks: `out`.png has one row per walk between two latents (`steps` columns);
     `out`.gif loops through `keys` latents per walk, every frame a grid of the `rows` walks."""
+    prefix = str(out)[:-4] if str(out).lower().endswith((".png", ".gif")) else str(out)
+    writer = f"{SOFTWARE} interpolate"
+    grid_out, gif_out = (check_output_file(f"{prefix}{suffix}", suffix, writer) for suffix in (".png", ".gif"))
     loaded = load_generator(checkpoint, ema=ema)
     if loaded.data["kind"] == "points":
         raise CheckpointError("interpolation needs an image model; this checkpoint generates 2-D points")
@@ -129,18 +156,18 @@ def interpolate(checkpoint: str | Path, *, out: str | Path = "interpolation", ro
         return images.unflatten(0, (rows, frames))
 
     pairs = run(torch.stack([walk(sample_latents(2, z_dim, rng, truncation), steps, mode) for _ in range(rows)]))
-    grid_path = save_image(make_grid(pairs.flatten(0, 1), nrow=steps), Path(f"{out}.png"))
+    grid_path = save_image(make_grid(pairs.flatten(0, 1), nrow=steps), grid_out, writer)
     loops = run(torch.stack([walk(sample_latents(keys, z_dim, rng, truncation), steps, mode, closed=True)
                              for _ in range(rows)]))
     frames = [make_grid(loops[:, f]) for f in range(loops.shape[1])]
-    gif_path = save_gif(frames, Path(f"{out}.gif"), frame_ms)
+    gif_path = save_gif(frames, gif_out, frame_ms, writer)
     return grid_path, gif_path
 
 
 def info(checkpoint: str | Path) -> dict[str, Any]:
     """What a checkpoint holds: step, data, model size and the full config."""
     _, meta, path = load_checkpoint(checkpoint)
-    _, *models = models_from_meta(meta)
+    _, *models = models_from_meta(meta, path)
     return {
         "path": str(path),
         "step": meta["step"],
@@ -156,17 +183,24 @@ def training_animation(run: str | Path, out: str | Path | None = None, frame_ms:
     each captioned with its step and, for a growing model, its resolution and fade-in: the growth video
     of the PGGAN paper. Grids of lower phases are already rendered at the data's resolution."""
     run = Path(run)
-    grids = sorted((run / "samples").glob("step-*.png"))
+    grids = sorted(path for path in (run / "samples").glob("step-*.png") if path.stem[5:].isdigit())
     if not (run / "config.yaml").is_file() or not grids:
         raise CheckpointError(f"'{run}' is not a run folder with sample grids (config.yaml and samples/step-*.png); "
                               "give the folder a training run wrote")
+    writer = f"{SOFTWARE} animate"
+    target = check_output_file(out or run / "training.gif", ".gif", writer)
     config = load_config(str(run / "config.yaml"))
     frames = []
     for path in grids:
         step = int(path.stem.split("-")[1])
-        with Image.open(path) as image:
-            frames.append(captioned(np.asarray(image.convert("RGB")), describe_step(config, step)))
+        try:
+            with Image.open(path) as image:
+                frames.append(captioned(np.asarray(image.convert("RGB")), describe_step(config, step)))
+        except (OSError, ValueError, Image.DecompressionBombError):
+            warn(f"skipped sample grid {path}: it is not a readable PNG")
+    if not frames:
+        raise CheckpointError(f"none of the sample grids in '{run / 'samples'}' is readable")
     size = frames[-1].shape
     frames = [f if f.shape == size else np.asarray(Image.fromarray(f).resize(size[1::-1], Image.NEAREST))
               for f in frames]
-    return save_gif(frames, Path(out) if out else run / "training.gif", frame_ms)
+    return save_gif(frames, target, frame_ms, writer)

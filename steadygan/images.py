@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from .atomic import atomic_path
+from .errors import OutputError
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -38,14 +40,61 @@ def to_pil(array: np.ndarray) -> Image.Image:
     return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
 
 
+SOFTWARE = "steadygan"  # the mark in every PNG and GIF steadygan writes, with the command that wrote it
+
+
 def _atomic_save(image: Image.Image, path: str | os.PathLike, **kwargs) -> Path:
     with atomic_path(path) as tmp:
         image.save(tmp, format=Path(path).suffix.lstrip(".").upper().replace("JPG", "JPEG"), **kwargs)
     return Path(path)
 
 
-def save_image(array: np.ndarray, path: str | os.PathLike) -> Path:
-    return _atomic_save(to_pil(array), path)
+def written_by(path: Path) -> str | None:
+    """The writer an existing PNG or GIF names (`steadygan sample`, say), or None."""
+    try:
+        with Image.open(path) as image:
+            mark = image.info.get("Software") or image.info.get("comment")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    return mark.decode(errors="replace") if isinstance(mark, bytes) else mark
+
+
+def check_output_file(path: str | os.PathLike, suffix: str, writer: str, option: str = "--out",
+                      replaceable: Callable[[Path], bool] | None = None) -> Path:
+    """`path` as a file the command `writer` may write: of the given suffix, not a folder, and either new or
+    an earlier output of the same command (`replaceable` decides for files that are not images); never a
+    file of the user's or of another command. Checked before any work starts."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{option} {path} is a folder; give a file name such as {path / ('samples' + suffix)}")
+    if path.suffix.lower() != suffix:
+        raise OutputError(f"{option} {path} must name a {suffix} file, e.g. {path.with_suffix(suffix).name}")
+    if path.exists() and not (replaceable(path) if replaceable else written_by(path) == writer):
+        raise OutputError(f"{option} {path} exists and was not written by `{writer}`; give another {option} or "
+                          "move that file away")
+    check_output_folder(path.parent, option)
+    return path
+
+
+def check_output_folder(folder: str | os.PathLike, option: str = "--out") -> Path:
+    """A folder this command may write in (made if missing)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{option}: '{folder}' is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{option}: cannot create folder '{folder}' ({exc.strerror})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{option}: folder '{folder}' is not writable; give another {option}")
+    return folder
+
+
+def save_image(array: np.ndarray, path: str | os.PathLike, writer: str = SOFTWARE) -> Path:
+    """A PNG marked with the command that wrote it (atomically written)."""
+    info = PngInfo()
+    info.add_text("Software", writer)
+    return _atomic_save(to_pil(array), path, pnginfo=info)
 
 
 def captioned(array: np.ndarray, text: str, height: int = 14) -> np.ndarray:
@@ -59,8 +108,9 @@ def captioned(array: np.ndarray, text: str, height: int = 14) -> np.ndarray:
     return np.asarray(canvas)
 
 
-def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, frame_ms: int = 80) -> Path:
+def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, frame_ms: int = 80,
+             writer: str = SOFTWARE) -> Path:
     """An animated GIF that loops forever; frames are (H, W, C) uint8 arrays."""
     images = [to_pil(f).convert("RGB") for f in frames]
     return _atomic_save(images[0], path, save_all=True, append_images=images[1:],
-                        duration=frame_ms, loop=0)
+                        duration=frame_ms, loop=0, comment=writer.encode())

@@ -22,6 +22,7 @@ class AdversarialLoss:
     """
 
     expects = "logits"  # the kind of D output it is defined on (see models.Architecture.output)
+    label_targets = False  # whether D's targets are labels that loss.label_smoothing can soften
     boundary: float | None = 0.0  # D's output between "real" and "fake"; None: midway between the batch means
 
     def __init__(self, cfg: LossConfig | None = None):
@@ -56,6 +57,8 @@ LABEL_SMOOTHING = {"none": (1.0, 0.0), "one_sided": (0.9, 0.0), "two_sided": (0.
 
 class _BinaryCrossEntropyD(AdversarialLoss):
     """D maximises log D(x) + log(1 - D(G(z))) (cross-entropy with targets 1 and 0, or smoothed)."""
+
+    label_targets = True
 
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         real_target, fake_target = LABEL_SMOOTHING[self.cfg.label_smoothing]

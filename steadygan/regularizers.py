@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .config import RegularizeConfig
-from .nn import WEIGHTED_LAYERS
+from .nn import WEIGHTED_LAYERS, EqualizedConv2d, EqualizedLinear
 
 Critic = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
 
@@ -107,6 +107,12 @@ def layer_weights(network: nn.Module) -> list[torch.Tensor]:
     return weights
 
 
+def linear_maps(network: nn.Module) -> list[torch.Tensor]:
+    """The weight every conv/linear layer applies: the trainable one, scaled as equalized-LR layers do."""
+    scaled = [m.weight * m.scale for m in network.modules() if isinstance(m, (EqualizedConv2d, EqualizedLinear))]
+    return layer_weights(network) + scaled
+
+
 class OrthogonalRegularization:
     """BigGAN's (Brock et al. 2019) beta * sum |W W^T * (1 - I)|_F^2 over layers, with each filter a row
     of W: it pushes filters towards orthogonality without constraining their norms."""
@@ -116,8 +122,8 @@ class OrthogonalRegularization:
         self.name = name
 
     def __call__(self, network: nn.Module) -> torch.Tensor:
-        total = 0.0
-        for weight in layer_weights(network):
+        total = torch.zeros((), device=next(network.parameters()).device)
+        for weight in linear_maps(network):
             rows = weight.flatten(1)
             gram = rows @ rows.t()
             total = total + (gram * (1 - torch.eye(len(gram), device=gram.device))).pow(2).sum()

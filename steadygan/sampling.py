@@ -7,7 +7,10 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .errors import ConfigError
 from .registry import Registry
+
+MIN_TRUNCATION = 0.05  # below it, redrawing until every entry fits would take very long
 
 INTERPOLATIONS: Registry[Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = Registry(
     "interpolation"
@@ -19,8 +22,8 @@ def sample_latents(n: int, z_dim: int, generator: torch.Generator | None = None,
     """N(0, I) latents; with `truncation`, entries beyond +-truncation are redrawn (Brock et al. 2019)."""
     z = torch.randn(n, z_dim, generator=generator)
     if truncation is not None:
-        if truncation <= 0:
-            raise ValueError(f"truncation must be positive, got {truncation}")
+        if not MIN_TRUNCATION <= truncation < float("inf"):
+            raise ConfigError(f"truncation must be at least {MIN_TRUNCATION} (e.g. 0.7), got {truncation}")
         outside = z.abs() > truncation
         while outside.any():
             z[outside] = torch.randn(int(outside.sum()), generator=generator)

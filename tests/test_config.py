@@ -40,11 +40,14 @@ def test_round_trip_through_dict():
 @pytest.mark.parametrize("override, message", [
     ("optim.lrr=1", "unknown config key 'optim.lrr'; valid keys in 'optim': batch_size, g_lr, d_lr"),
     ("optimizer.lr=1", "unknown config section 'optimizer'; valid sections: data, model, loss, optim, regularize, growth, doctor, train"),
-    ("train.steps=many", "config key 'train.steps' expects int, got 'many'"),
-    ("train.steps=1.5", "config key 'train.steps' expects int, got 1.5"),
-    ("data.hflip=3", "config key 'data.hflip' expects bool, got 3"),
-    ("optim.g_lr=fast", "config key 'optim.g_lr' expects float, got 'fast'"),
+    ("train.steps=many", "config key 'train.steps' expects an integer, got 'many'"),
+    ("train.steps=1.5", "config key 'train.steps' expects an integer, got '1.5'"),
+    ("data.hflip=3", "config key 'data.hflip' expects true or false, got '3'"),
+    ("optim.g_lr=fast", "config key 'optim.g_lr' expects a number, got 'fast'"),
+    ("optim.g_lr=nan", "config key 'optim.g_lr' is nan; give a finite number"),
+    ("optim.d_lr=-inf", "config key 'optim.d_lr' is -inf; give a finite number"),
     ("optim.g_betas=[0.5]", "config key 'optim.g_betas' expects a list of 2 numbers"),
+    ("growth.batch_sizes={4: }", "config key 'growth.batch_sizes' expects a mapping such as {32: 64, 64: 32}"),
     ("steps=5", "is not of the form section.key=value"),
 ])
 def test_bad_overrides_name_the_problem(override, message):
@@ -75,6 +78,43 @@ def test_yaml_exponent_without_dot_is_a_float(tmp_path):
     assert load_config(str(recipe)).optim.g_lr == 2e-4
 
 
-def test_parse_override_reads_yaml_values():
-    assert parse_override("model.conditional=false") == ("model", "conditional", False)
-    assert parse_override("optim.g_betas=[0,0.9]") == ("optim", "g_betas", [0, 0.9])
+def test_override_values_are_read_by_the_type_of_their_key():
+    assert parse_override("data.source=photos #1") == ("data", "source", "photos #1")
+    config = apply_overrides(Config(), [
+        "data.source=photos #1", "train.out_dir= x #2 ", "data.split=2020", "data.cache_dir=~/a: b", "train.eval_metrics=fid,kid",
+        "model.conditional=false", "data.hflip=yes", "optim.g_betas=[0,0.9]", "optim.d_betas=0.5, 0.99",
+        "growth.batch_sizes={4: 16, 8: 8}", "optim.g_lr=2e-4", "train.steps=1_000"])
+    assert (config.data.source, config.train.out_dir, config.data.split) == ("photos #1", " x #2 ", "2020")
+    assert (config.data.cache_dir, config.train.eval_metrics) == ("~/a: b", "fid,kid")
+    assert config.model.conditional is False and config.data.hflip is True
+    assert config.optim.g_betas == (0.0, 0.9) and config.optim.d_betas == (0.5, 0.99)
+    assert config.growth.batch_sizes == {4: 16, 8: 8}
+    assert config.optim.g_lr == 2e-4 and config.train.steps == 1000
+
+
+@pytest.mark.parametrize("override, message", [
+    ("optim.g_lr=0", "config key 'optim.g_lr' is 0.0; it must be positive"),
+    ("optim.d_betas=[0.5, 1]", "config key 'optim.d_betas' is (0.5, 1.0); each number must be in [0, 1)"),
+    ("train.ema_decay=1", "config key 'train.ema_decay' is 1.0; it must be in [0, 1)"),
+    ("model.z_dim=0", "config key 'model.z_dim' is 0; it must be in [1, 16384]"),
+    ("data.resolution=24", "config key 'data.resolution' is 24; it must be a power of two from 4 to 1024"),
+    ("data.channels=2", "config key 'data.channels' is 2; choose one of: 0, 1, 3"),
+    ("train.seed=-1", "config key 'train.seed' is -1; it must be in [0, 2147483646]"),
+    ("train.steps=10000000000", "config key 'train.steps' is 10000000000; it must be in [1, 1000000000]"),
+    ("doctor.rollback_lr_factor=0", "config key 'doctor.rollback_lr_factor' is 0.0; it must be in (0, 1)"),
+    ("regularize.r1=-1", "config key 'regularize.r1' is -1.0; it must be at least 0"),
+    ("growth.batch_sizes={8: 0}", "config key 'growth.batch_sizes' is {8: 0}; each number must be in [1, 65536]"),
+])
+def test_every_number_has_a_range(override, message):
+    from steadygan.config import validate
+
+    with pytest.raises(ConfigError) as error:
+        validate(load_config("pggan" if "growth" in override else "dcgan", [override]))
+    assert str(error.value) == message
+
+
+def test_a_recipe_that_is_not_utf8_is_one_error(tmp_path):
+    recipe = tmp_path / "mine.yaml"
+    recipe.write_bytes(b"model:\n  arch: dcgan\xff\n")
+    with pytest.raises(ConfigError, match="is not UTF-8 text"):
+        load_config(str(recipe))

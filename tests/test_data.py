@@ -212,10 +212,10 @@ def corrupt(tmp_path):
 
 @pytest.mark.parametrize("make, kwargs, message", [
     (lambda p: p / "missing", {}, "does not exist; give a folder, a .zip"),
-    (lambda p: p, {}, "no images (jpg, jpeg, png, webp, bmp) found in"),
+    (lambda p: p, {}, "no images (jpg, jpeg, png, webp, bmp, tif, tiff) found in"),
     (corrupt, {}, "/broken.jpg' (Truncated File Read); remove or replace that file"),
     (lambda p: solid(p / "small.png", (0, 0, 0), (20, 30)).parent, {"resolution": 32},
-     "is 20x30, smaller than data.resolution=32; use data.resolution=16"),
+     "is 20x30, smaller than data.resolution=32; remove it, or train at a resolution of at most 20 pixels"),
     (lambda p: (p / "bad.zip").write_bytes(b"PK nope") and p / "bad.zip", {}, "is not a readable zip file"),
     (lambda p: solid(p / "one.png", (0, 0, 0)), {}, "is a single file; give a folder or a .zip"),
     (lambda p: solid(p / "a.png", (0, 0, 0)).parent, {"labels": "csv"}, "data.labels=csv but there is no labels.csv"),

@@ -157,9 +157,13 @@ def test_sample_grids_at_data_resolution_and_growth_video(tmp_path):
 def test_growth_settings_are_checked():
     with pytest.raises(ConfigError, match="growth section applies to progressive architectures"):
         validate(load_config("dcgan", ["growth.fade_images=10"]))
-    with pytest.raises(ConfigError, match="growth.start_resolution=6 must be a power of two"):
+    with pytest.raises(ConfigError, match="'growth.start_resolution' is 6; it must be a power of two from 4"):
         validate(tiny_config("x", "pggan", **{"growth.start_resolution": 6}))
+    with pytest.raises(ConfigError, match="growth.start_resolution=32 must be a power of two from 4 up to data.res"):
+        validate(tiny_config("x", "pggan", **{"growth.start_resolution": 32}))
     with pytest.raises(ConfigError, match="growth.batch_sizes maps resolutions"):
+        validate(tiny_config("x", "pggan", **{"growth.batch_sizes": "{6: 8}"}))
+    with pytest.raises(ConfigError, match=r"'growth.batch_sizes' is \{8: 0\}; each number must be in \[1, 65536\]"):
         validate(tiny_config("x", "pggan", **{"growth.batch_sizes": "{8: 0}"}))
     with pytest.raises(ConfigError, match="expects a mapping"):
         tiny_config("x", "pggan", **{"growth.batch_sizes": "[1, 2]"})

@@ -113,3 +113,15 @@ def test_build_regularizers_switches_units_on_by_their_weight():
     assert [p.name for p in regs.d_penalties] == ["gradient_penalty", "r1", "drift"]
     assert regs.d_penalties[0].one_sided and [p.name for p in regs.g_weight_penalties] == ["ortho_g"]
     assert regs.d_weight_penalties == [] and regs.d_constraints[0].c == 0.01
+
+
+def test_orthogonal_regularization_sees_the_scaled_weights_of_equalized_layers():
+    from steadygan.nn import EqualizedLinear
+
+    layer = EqualizedLinear(4, 2)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]]))
+    # W = scale * raw, scale = sqrt(2) / sqrt(4): the off-diagonal of W W^T is 0.5 * 1, twice
+    assert OrthogonalRegularization(1.0, "ortho")(layer).item() == pytest.approx(2 * 0.5**2)
+    term = OrthogonalRegularization(1.0, "ortho")(nn.Sequential(nn.BatchNorm1d(3)))  # no linear map
+    assert torch.is_tensor(term) and term.item() == 0.0

@@ -132,11 +132,14 @@ class MatchedImages:
             trainer.save_checkpoint()
 
 
+LOCATIONS = {("train", "out_dir"), ("data", "cache_dir")}  # where files go, not how a variant trains
+
+
 def _config_differences(stored: dict, wanted: dict) -> list[str]:
     stored = from_dict(stored).to_dict()  # keys added to steadygan since that run hold their defaults
     return [f"{section}.{key}: {stored[section][key]!r} -> {value!r}"
             for section, values in wanted.items() for key, value in values.items()
-            if (section, key) != ("train", "out_dir") and stored[section][key] != value]
+            if (section, key) not in LOCATIONS and stored[section][key] != value]
 
 
 def variant_state(plan: Plan) -> str:
@@ -163,7 +166,8 @@ def run_variant(plan: Plan, *, progress: bool = True) -> bool:
         return True
     callbacks = [MatchedImages(plan.marks)]
     if state == "partial":
-        trainer = Trainer.resume(plan.out_dir, progress=progress, tensorboard=False, callbacks=callbacks)
-    else:
-        trainer = Trainer(plan.config, progress=progress, tensorboard=False, callbacks=callbacks)
+        trainer = Trainer.resume(plan.out_dir, [f"data.cache_dir={plan.config.data.cache_dir}"], progress=progress,
+                                 tensorboard=False, callbacks=callbacks)
+    else:  # nothing to resume: whatever an attempt left before its first checkpoint is replaced
+        trainer = Trainer(plan.config, progress=progress, tensorboard=False, callbacks=callbacks, overwrite=True)
     return trainer.fit().completed

@@ -7,6 +7,7 @@ runs read raw bytes instead of decoding JPEGs again. The key includes a fingerpr
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -26,7 +27,11 @@ CACHE_VERSION = 1
 
 
 def cache_root(configured: str = "") -> Path:
-    return Path(configured or os.environ.get("STEADYGAN_CACHE") or Path.home() / ".cache" / "steadygan").expanduser()
+    folder = configured or os.environ.get("STEADYGAN_CACHE") or str(Path.home() / ".cache" / "steadygan")
+    try:
+        return Path(folder).expanduser()
+    except RuntimeError:  # ~user of no such user
+        raise DataError(f"cannot find the home folder in data.cache_dir={folder}; give a full path") from None
 
 
 def cache_key(listing: Listing, resolution: int, channels: int) -> str:
@@ -79,12 +84,32 @@ def _memory_mapped(path: Path, shape: tuple[int, ...], fill: Callable[[np.ndarra
                 return array
         except (OSError, ValueError):
             pass  # rebuilt below
+    remove_abandoned_files(path)
     with atomic_path(path) as tmp:
         target = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
         fill(target)
         target.flush()
         del target
     return np.load(path, mmap_mode="r")
+
+
+def remove_abandoned_files(path: Path) -> None:
+    """Half-written copies of `path` left by processes that died while decoding (kill -9): the cache is
+    shared by processes, so only those whose process is gone are removed."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = stale.name[len(path.name) + 2:-len(".tmp")]
+        if pid.isdigit() and not _process_exists(int(pid)):
+            stale.unlink(missing_ok=True)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def box_downsampled(images: np.ndarray, resolution: int, chunk: int = 2048) -> np.ndarray:

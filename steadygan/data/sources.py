@@ -10,20 +10,32 @@ import csv
 import gzip
 import hashlib
 import io
+import math
 import os
+import stat
 import threading
+import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ..config import LABEL_MODES
 from ..errors import DataError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+# Images past Pillow's pixel limit are refused with a DataError of our own (`open_image`); Pillow's warning
+# about them would only repeat it.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+MAX_FILE_BYTES = 256 * 2**20  # no image (or labels.csv) is read beyond this
+MAX_IDX_BYTES = 8 * 2**30  # an IDX file larger than this (when unpacked) is refused before it is read
+# A damaged zip raises any of these: bad CRC or header, truncated data, unsupported or encrypted entries.
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError)
 
 
 @dataclass
@@ -74,10 +86,32 @@ class ZipReader:
         self._lock = threading.Lock()
 
     def __call__(self, name: str) -> bytes:
-        with self._lock:
-            if self._zip is None:
-                self._zip = zipfile.ZipFile(self.path)
-        return self._zip.read(name)
+        try:
+            with self._lock:
+                if self._zip is None:
+                    self._zip = zipfile.ZipFile(self.path)
+            size = self._zip.getinfo(name).file_size
+            if size > MAX_FILE_BYTES:
+                raise DataError(f"'{self.path}:{name}' unpacks to {size / 2**20:,.0f} MiB, more than any image "
+                                f"needs ({MAX_FILE_BYTES // 2**20} MiB at most); remove it from the zip")
+            return self._zip.read(name)  # checks the member's CRC-32
+        except ZIP_ERRORS as exc:
+            raise DataError(f"cannot read '{self.path}:{name}' ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
+                            "the zip is damaged: re-create it") from None
+
+
+def _regular_file(path: Path, limit: int = MAX_FILE_BYTES) -> os.stat_result:
+    """The stat of a file the loader may read: a regular file (through links) of at most `limit` bytes."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise DataError(f"cannot read '{path}' ({exc.strerror}; a broken link?); remove it or fix it") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise DataError(f"'{path}' is not a regular file (a device, pipe or socket); remove it from the data")
+    if info.st_size > limit:
+        raise DataError(f"'{path}' is {info.st_size / 2**20:,.0f} MiB, more than steadygan reads from one file "
+                        f"({limit // 2**20:,} MiB); remove it from the data")
+    return info
 
 
 def _list_container(path: Path) -> tuple[list[str], Callable[[str], bytes], str]:
@@ -88,13 +122,13 @@ def _list_container(path: Path) -> tuple[list[str], Callable[[str], bytes], str]
             dirs[:] = sorted(d for d in dirs if _is_visible((d,)))
             rel = Path(root).relative_to(path)
             names += [(rel / f).as_posix() for f in files if _is_visible((f,))]
-        stats = [(n, os.stat(path / n)) for n in names if n.lower().endswith(IMAGE_SUFFIXES + (".csv",))]
+        stats = [(n, _regular_file(path / n)) for n in names if n.lower().endswith(IMAGE_SUFFIXES + (".csv",))]
         fingerprint = hashlib.sha1(repr([(n, s.st_size, s.st_mtime_ns) for n, s in sorted(stats)]).encode())
         return names, lambda name: (path / name).read_bytes(), f"dir:{path.resolve()}:{fingerprint.hexdigest()}"
     try:
         with zipfile.ZipFile(path) as archive:
             names = [i.filename for i in archive.infolist() if not i.is_dir()]
-    except (zipfile.BadZipFile, OSError) as exc:
+    except ZIP_ERRORS as exc:
         raise DataError(f"'{path}' is not a readable zip file ({exc}); re-create it, or unpack it and "
                         "point data.source at the folder") from None
     stat = path.stat()
@@ -112,13 +146,24 @@ def _sorted_classes(names: set[str]) -> list[str]:
     return sorted(names)
 
 
-def _read_labels_csv(text: str, where: str, base: str, split: str) -> dict[str, tuple[str, str]]:
+def _read_labels_csv(payload: bytes, where: str, base: str, split: str) -> dict[str, tuple[str, str]]:
     """{entry: (label, split)} from a labels.csv whose `file` paths are relative to `base`."""
-    rows = list(csv.DictReader(io.StringIO(text)))
-    if not rows or not {"file", "label"} <= set(rows[0]):
+    try:
+        reader = csv.DictReader(io.StringIO(payload.decode("utf-8-sig")))
+        columns, rows = reader.fieldnames or [], list(reader)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"'{where}' is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except csv.Error as exc:
+        raise DataError(f"'{where}' is not a readable CSV file ({exc}); fix or remove it") from None
+    if not {"file", "label"} <= set(columns):
         raise DataError(f"'{where}' needs a header with the columns file,label (and optionally split)")
-    if split and "split" not in rows[0]:
+    if not rows:
+        raise DataError(f"'{where}' has a header but no rows; add one row per image (file,label), or remove it")
+    if split and "split" not in columns:
         raise DataError(f"data.split={split} but '{where}' has no split column; set data.split= (empty)")
+    for number, row in enumerate(rows, 2):
+        if not (row.get("file") or "").strip() or not (row.get("label") or "").strip():
+            raise DataError(f"line {number} of '{where}' has no file or no label; give every row both")
     prefix = f"{base}/" if base else ""
     return {prefix + r["file"].strip().lstrip("./"): (r["label"].strip(), (r.get("split") or "").strip())
             for r in rows}
@@ -132,7 +177,7 @@ def _apply_labels(listing: Listing, names: list[str], read: Callable[[str], byte
                         "or use data.labels=folders or none")
     if csv_name is not None:
         base = str(PurePosixPath(csv_name).parent).strip(".")
-        table = _read_labels_csv(read(csv_name).decode("utf-8-sig"), f"{where}/{csv_name}", base, split)
+        table = _read_labels_csv(read(csv_name), f"{where}/{csv_name}", base, split)
         if not any(e in table for e in listing.entries):
             raise DataError(f"no image in '{where}' is listed in its {csv_name}; its file column must hold "
                             f"paths relative to the csv, like {listing.entries[0][len(base) + 1 if base else 0:]}")
@@ -169,21 +214,28 @@ def list_image_files(path: Path, labels: str, split: str) -> Listing:
 # MNIST IDX and the built-in digits
 
 
-def _read_idx(path: Path) -> np.ndarray:
+def _read_idx(path: Path, ndim: int) -> np.ndarray:
+    """An IDX array of unsigned bytes with `ndim` dimensions (3 for images, 1 for labels), read no further
+    than its header says: a gzip bomb or a header that claims terabytes fails before memory is spent."""
+    _regular_file(path, MAX_IDX_BYTES)
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
-            data = f.read()
-    except (OSError, EOFError) as exc:
+            head = f.read(4)
+            if len(head) < 4 or head[:2] != b"\x00\x00" or head[2] != 0x08 or head[3] != ndim:
+                raise DataError(f"'{path}' is not an IDX file of {ndim}-dimensional unsigned bytes (its header says "
+                                f"otherwise); give MNIST-style *-images-idx3-ubyte and *-labels-idx1-ubyte files")
+            shape = tuple(int.from_bytes(f.read(4), "big") for _ in range(ndim))
+            size = int(np.prod(shape, dtype=object))
+            if size > MAX_IDX_BYTES or size == 0:
+                raise DataError(f"IDX file '{path}' claims shape {shape}; that is not a data set steadygan can read")
+            data = f.read(size + 1)
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"cannot read IDX file '{path}' ({exc}); re-download it") from None
-    if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] != 0x08:
-        raise DataError(f"'{path}' is not an IDX file of unsigned bytes (bad magic number)")
-    ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    body = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
-    if body.size != int(np.prod(shape)):
-        raise DataError(f"IDX file '{path}' is truncated: header says {shape}, found {body.size} bytes")
-    return body.reshape(shape)
+    if len(data) != size:
+        raise DataError(f"IDX file '{path}' does not match its header: header says {shape}, found "
+                        f"{'more than ' if len(data) > size else ''}{min(len(data), size)} bytes; re-download it")
+    return np.frombuffer(data, np.uint8).reshape(shape)
 
 
 def _idx_images_in(path: Path) -> list[Path]:
@@ -204,12 +256,16 @@ def list_idx(path: Path, labels: str, split: str) -> Listing:
             raise DataError(f"no IDX images file in '{path}' starts with data.split={split}")
     images, targets = [], []
     for file in files:
-        images.append(_read_idx(file))
+        images.append(_read_idx(file, 3))
         label_file = file.with_name(file.name.replace("idx3-ubyte", "idx1-ubyte").replace("images", "labels"))
         if labels != "none" and label_file.exists():
-            targets.append(_read_idx(label_file))
+            targets.append(_read_idx(label_file, 1))
     if labels == "csv" or labels == "folders":
         raise DataError(f"data.labels={labels} does not apply to IDX files; use auto or none")
+    if len({image.shape[1:] for image in images}) > 1:
+        raise DataError(f"the IDX files in '{path}' hold images of different sizes "
+                        f"({', '.join(f'{f.name}: {i.shape[1]}x{i.shape[2]}' for f, i in zip(files, images))}); "
+                        "give one file, or files of one size")
     decoded = np.concatenate(images)
     listing = Listing(path.name, f"idx:{[(str(f.resolve()), f.stat().st_mtime_ns) for f in files]}",
                       [str(i) for i in range(len(decoded))], None, decoded=decoded, native_channels=1,
@@ -271,10 +327,17 @@ def list_source(source: str, labels: str, split: str) -> Listing:
         return list_digits(labels)
     if source.startswith(STACKED_PREFIX):
         return list_stacked(source[len(STACKED_PREFIX):], labels, split)
-    path = Path(source).expanduser()
-    if not path.exists():
+    try:
+        path = Path(source).expanduser()
+        found = bool(source) and path.exists()
+    except (OSError, ValueError, RuntimeError):  # a name too long, a NUL byte, an unknown ~user
+        found = False
+    if not found:
         raise DataError(f"data source '{source}' does not exist; give a folder, a .zip or MNIST IDX files "
                         f"of images, or a built-in: digits, stacked:digits, ring8, grid25")
+    if not path.is_dir() and not path.is_file():
+        raise DataError(f"data source '{source}' is not a regular file or folder (a device, pipe or socket); "
+                        "give a folder, a .zip or MNIST IDX files")
     if is_idx_source(path):
         return list_idx(path, labels, split)
     if path.is_file() and not zipfile.is_zipfile(path):
@@ -294,8 +357,8 @@ def fit_to_square(image: Image.Image, resolution: int, where: str, allow_upscale
     """Resize the shorter side to `resolution` (antialiased) and crop the centre square."""
     w, h = image.size
     if min(w, h) < resolution and not allow_upscale:
-        raise DataError(f"image '{where}' is {w}x{h}, smaller than data.resolution={resolution}; "
-                        f"use data.resolution={_largest_power_of_two(min(w, h))} or larger images")
+        raise DataError(f"image '{where}' is {w}x{h}, smaller than data.resolution={resolution}; remove it, or "
+                        f"train at a resolution of at most {min(w, h)} pixels")
     scale = resolution / min(w, h)
     if (w, h) != (resolution, resolution):
         size = (max(resolution, round(w * scale)), max(resolution, round(h * scale)))
@@ -306,29 +369,64 @@ def fit_to_square(image: Image.Image, resolution: int, where: str, allow_upscale
     return image
 
 
-def _largest_power_of_two(n: int) -> int:
-    return 1 << max(0, n.bit_length() - 1)
+def eight_bit(image: Image.Image) -> Image.Image:
+    """An image of more than 8 bits per sample as 8-bit grey, scaled, never clipped: 16-bit samples
+    (mode I;16*) by 255/65535; 32-bit integers (mode I) the same when they fit 0..65535 (how 16-bit data is
+    widened), else stretched from their minimum to their maximum; floats (mode F) as 0..1 when they fit
+    it, else stretched likewise (NaN as the minimum). 8-bit images are returned as they are."""
+    if not (image.mode.startswith("I") or image.mode == "F"):
+        return image
+    values = np.asarray(image).astype(np.float64)
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    full = 1.0 if image.mode == "F" else 65535.0
+    if 0 <= low and high <= full:
+        scaled = values / full
+    else:
+        scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
+    scaled = np.nan_to_num(scaled, nan=0.0, posinf=1.0, neginf=0.0)
+    return Image.fromarray(np.rint(np.clip(scaled, 0, 1) * 255).astype(np.uint8), "L")
+
+
+def has_transparency(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+
+
+def to_mode(image: Image.Image, mode: str) -> Image.Image:
+    """Any mode Pillow opens as 8-bit `mode` (L or RGB); transparent pixels become white, not black."""
+    image = eight_bit(image)
+    if has_transparency(image):
+        image = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image)
+    return image.convert(mode)
+
+
+def open_image(payload: bytes, where: str) -> Image.Image:
+    """Decoded image bytes; any failure of the decoder on damaged or hostile bytes is a DataError naming the
+    file, and images beyond Pillow's pixel limit (decompression bombs) are refused before they are decoded."""
+    try:
+        image = Image.open(io.BytesIO(payload))
+        if image.width * image.height > (Image.MAX_IMAGE_PIXELS or math.inf):
+            raise DataError(f"image '{where}' is {image.width}x{image.height} pixels, past the decoder's limit of "
+                            f"{Image.MAX_IMAGE_PIXELS:,} (a decompression bomb?); remove that file")
+        image.load()
+        return image
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (decoders raise many kinds of error on damaged files)
+        raise DataError(f"cannot decode image '{where}' ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
+                        "remove or replace that file") from None
 
 
 def decode_entry(listing: Listing, index: int, resolution: int, channels: int,
                  allow_upscale: bool) -> np.ndarray:
     """One image as (channels, resolution, resolution) uint8."""
-    mode = "L" if channels == 1 else "RGB"
     entry = listing.entries[index]
     where = listing.location(entry)
     if listing.decoded is not None:
         image = Image.fromarray(listing.decoded[index])
     else:
-        try:
-            image = Image.open(io.BytesIO(listing.read(entry)))
-            image.load()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise DataError(f"cannot decode image '{where}' ({str(exc).splitlines()[0] or type(exc).__name__}); "
-                            "remove or replace that file") from None
-    if image.mode in ("RGBA", "LA", "P") and mode == "RGB":
-        image = image.convert("RGBA")
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image)  # transparent pixels become white, not black
-    image = fit_to_square(image.convert(mode), resolution, where, allow_upscale)
+        image = open_image(listing.read(entry), where)
+    image = fit_to_square(to_mode(image, "L" if channels == 1 else "RGB"), resolution, where, allow_upscale)
     array = np.asarray(image, dtype=np.uint8)
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)

@@ -22,7 +22,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..errors import CheckpointError, DataError
-from ..train.checkpoint import load_checkpoint, save_checkpoint
+from ..images import check_output_file
+from ..train.checkpoint import load_checkpoint, read_meta, save_checkpoint
 
 BUILTIN = {"digits": "digits-classifier.safetensors", "mnist": "mnist-classifier.safetensors"}
 
@@ -128,6 +129,20 @@ def save_classifier(path: str | Path, model: ImageClassifier, *, class_names: li
     return save_checkpoint(path, model.state_dict(), meta)
 
 
+# The values a classifier file may give each argument of ImageClassifier.
+CLASSIFIER_SPEC = {"channels": (1, 3), "num_classes": (2, 100_000), "resolution": (8, 256), "width": (1, 1024),
+                   "features": (1, 4096)}
+MAX_HIDDEN_WEIGHTS = 2**27  # the dense layer's weights; larger than any classifier train-classifier writes
+
+
+def is_classifier_file(path: Path) -> bool:
+    """Whether `path` is a classifier steadygan wrote (which train-classifier may replace)."""
+    try:
+        return read_meta(path).get("kind") == "classifier"
+    except CheckpointError:
+        return False
+
+
 def load_classifier(name_or_path: str | Path) -> tuple[ImageClassifier, dict]:
     """A shipped classifier by name (`digits`, `mnist`) or a file written by `steadygan train-classifier`."""
     if str(name_or_path) in BUILTIN:
@@ -141,8 +156,19 @@ def load_classifier(name_or_path: str | Path) -> tuple[ImageClassifier, dict]:
     if meta.get("kind") != "classifier":
         raise CheckpointError(f"'{path}' is a steadygan checkpoint but not a classifier; train one with "
                               "'steadygan train-classifier --data DATA --out FILE'")
-    model = ImageClassifier(**meta["spec"])
-    model.load_state_dict(tensors)
+    spec = meta.get("spec")
+    if not (isinstance(spec, dict) and set(spec) == set(CLASSIFIER_SPEC)
+            and all(isinstance(spec[k], int) and low <= spec[k] <= high for k, (low, high) in CLASSIFIER_SPEC.items())
+            and spec["resolution"] % 8 == 0 and spec["channels"] in (1, 3)
+            and spec["width"] * 4 * (spec["resolution"] // 8) ** 2 * spec["features"] <= MAX_HIDDEN_WEIGHTS):
+        raise CheckpointError(f"classifier '{path}' is damaged: its network description {str(spec)[:80]} is not one "
+                              "steadygan writes")
+    model = ImageClassifier(**spec)
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as exc:
+        raise CheckpointError(f"classifier '{path}' is damaged: its weights do not fit its network "
+                              f"({str(exc).splitlines()[0]})") from None
     return model.eval().requires_grad_(False), meta
 
 
@@ -157,6 +183,7 @@ def train_classifier_file(source: str, out: str | Path, *, resolution: int, labe
         raise DataError(f"a classifier's resolution must be a multiple of 8 (it pools three times), got {resolution}")
     if epochs < 1 or batch_size < 1:
         raise DataError(f"epochs and batch size must be positive, got {epochs} and {batch_size}")
+    check_output_file(out, ".safetensors", "steadygan train-classifier", replaceable=is_classifier_file)
     dataset = build_dataset(DataConfig(source=source, resolution=resolution, labels=labels, split=split),
                             progress=progress)
     if dataset.kind != "image":

@@ -20,6 +20,7 @@ import torch
 from ..atomic import atomic_path
 from ..data.cache import cache_root
 from ..data.sources import STACKED_PREFIX
+from ..devices import resolve_device
 from ..errors import ConfigError, DataError
 from ..registry import Registry
 from ..sampling import generate, sample_latents
@@ -182,7 +183,8 @@ class Evaluator:
         self.metrics = parse_metrics(metrics)
         self.dataset, self.source, self.n = dataset, source, n
         self.n_real = min(n_real or REAL_LIMIT, len(dataset))
-        self.device, self.progress = torch.device(device), progress
+        self.device = device if isinstance(device, torch.device) else resolve_device(device, key="--device")
+        self.progress = progress
         self.needs = frozenset().union(*(m.needs for m in self.metrics))
         self.extractor_spec = default_extractor(source) if extractor == "auto" else extractor
         self.extractor: Extractor | None = None
@@ -311,19 +313,13 @@ def evaluate_checkpoint(checkpoint: str | Path, metrics: str | list[str] = "fid"
 
 def native_resolution(source: str, split: str = "") -> int:
     """The side of a source's first image (shorter side), the resolution folders are compared at."""
-    import io
-
-    from PIL import Image
-
-    from ..data.sources import list_source
+    from ..data.sources import list_source, open_image
 
     listing = list_source(source, "none", split)
     if listing.decoded is not None:
         return int(min(listing.decoded.shape[1:3]))
-    try:
-        return min(Image.open(io.BytesIO(listing.read(listing.entries[0]))).size)
-    except OSError as exc:
-        raise DataError(f"cannot read '{listing.location(listing.entries[0])}' ({exc}); remove or replace it") from None
+    first = listing.entries[0]
+    return min(open_image(listing.read(first), listing.location(first)).size)
 
 
 def evaluate_folders(real: str, fake: str, metrics: str | list[str] = "fid", *, n: int | None = None,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
+
+import torch
 from torch import nn
 
-from ..config import ModelConfig
+from ..config import Config, ModelConfig
+from ..data.toy import MIXTURES
 from ..errors import ConfigError
 from ..nn import WEIGHTED_LAYERS, MinibatchDiscrimination, MinibatchStdDev, ProjectionHead, apply_spectral_norm
 from ..regularizers import orthogonal_init
@@ -44,6 +49,46 @@ def build_models(cfg: ModelConfig, *, resolution: int, channels: int, num_classe
     return G, D
 
 
+TRAINING_COPIES = 5  # weights, gradients, two Adam moments, and the EMA of G: bytes per parameter / 4
+
+
+def memory_limit() -> int:
+    """The machine's physical memory in bytes: no model larger than this could train here."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 64 * 2**30
+
+
+def meta_models(cfg: ModelConfig, **shape) -> tuple[Generator, Discriminator]:
+    """G and D with the names and shapes of `build_models`'s, on the meta device: no memory, no values."""
+    with torch.device("meta"):
+        return build_models(dataclasses.replace(cfg, init="default"), **shape)  # an init changes no shape
+
+
+def check_model_size(cfg: ModelConfig, *, resolution: int, channels: int, num_classes: int = 0,
+                     data_kind: str = "image") -> int:
+    """The parameters of the G and D a config describes, counted on the meta device (no memory is used);
+    a ConfigError when training them would need more memory than the machine has, or when they cannot be
+    built (an unsupported resolution, say), before any data is decoded or any weight allocated."""
+    G, D = meta_models(cfg, resolution=resolution, channels=channels, num_classes=num_classes, data_kind=data_kind)
+    parameters = sum(p.numel() for network in (G, D) for p in network.parameters())
+    needed, limit = parameters * 4 * TRAINING_COPIES, memory_limit()
+    if needed > limit:
+        raise ConfigError(f"G and D would have {parameters:,} parameters, {needed / 2**30:.1f} GiB to train, more "
+                          f"than this machine's {limit / 2**30:.1f} GiB; lower model.g_width, model.d_width or "
+                          "model.z_dim")
+    return parameters
+
+
+def check_config_networks(config: Config) -> int:
+    """`check_model_size` for a config before its data are read: the configured channels (RGB when they
+    come from the data), ten classes for a conditional model."""
+    return check_model_size(config.model, resolution=config.data.resolution, channels=config.data.channels or 3,
+                            num_classes=10 if config.model.conditional else 0,
+                            data_kind="points" if config.data.source in MIXTURES else "image")
+
+
 BATCH_LAYERS = (
     ("minibatch_discrimination",
      lambda features, cfg: MinibatchDiscrimination(features, cfg.mbd_kernels, cfg.mbd_kernel_dim, cfg.mbd_group)),
@@ -66,4 +111,4 @@ def add_batch_layers(D: Discriminator, cfg: ModelConfig) -> None:
     D.head = ProjectionHead(features, num_classes)
 
 
-__all__ = ["ARCHITECTURES", "Architecture", "Discriminator", "Generator", "build_models"]
+__all__ = ["ARCHITECTURES", "Architecture", "Discriminator", "Generator", "build_models", "check_model_size"]

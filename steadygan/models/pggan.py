@@ -124,6 +124,9 @@ def build(cfg: ModelConfig, resolution: int, channels: int, num_classes: int):
     if unsupported:
         raise ConfigError(f"model.arch=pggan does not take model.{unsupported[0]} (its D already ends with "
                           "minibatch stddev, set by model.mbstd_group and model.mbstd_statistic); set it to false")
+    if cfg.init != "default":
+        raise ConfigError(f"model.arch=pggan keeps its equalized learning rate's N(0, 1) weights; model.init="
+                          f"{cfg.init} would change their scale: set model.init=default")
     depth = upsamplings(resolution)
     # model.g_width / d_width are the widest layers (the paper's 512); layers halve after 32x32, as in the paper.
     return (ProgressiveGenerator(cfg.z_dim, depth, channels, base=16 * cfg.g_width, cap=cfg.g_width),

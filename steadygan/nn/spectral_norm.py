@@ -49,6 +49,8 @@ class SpectralNorm(nn.Module):
         return torch.dot(self.u.clone(), matrix @ v.clone())
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        if not torch.amp.is_autocast_available(weight.device.type):  # the meta device, where models are sized
+            return weight / self.sigma(weight)
         with torch.autocast(weight.device.type, enabled=False):  # sigma in the weights' float32 under autocast
             return weight / self.sigma(weight)
 

@@ -82,6 +82,18 @@ class Ranks:
             for tensor in [*module.parameters(), *module.buffers()]:
                 dist.broadcast(tensor.data, src=0)
 
+    def share_from_main(self, text: str, device: torch.device) -> str:
+        """Rank 0's `text` on every rank (e.g. the run folder rank 0 created)."""
+        if not self.distributed:
+            return text
+        payload = torch.tensor(list(text.encode()), dtype=torch.uint8, device=device)
+        length = torch.tensor([len(payload)], device=device)
+        dist.broadcast(length, src=0)
+        if not self.main:
+            payload = torch.empty(int(length.item()), dtype=torch.uint8, device=device)
+        dist.broadcast(payload, src=0)
+        return bytes(payload.cpu().tolist()).decode()
+
     @contextmanager
     def main_first(self) -> Iterator[None]:
         """Rank 0 runs the block first (e.g. writes a data cache), then the others (which read it)."""

@@ -10,6 +10,7 @@ replays the same rules over a run's metrics.jsonl.
 
 from __future__ import annotations
 
+import copy
 import math
 import statistics
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
-from ..config import Config
+from ..config import Config, apply_overrides, is_override, validate
+from ..errors import ConfigError
+from ..models import check_config_networks
 from ..registry import Registry
 
 if TYPE_CHECKING:
@@ -40,7 +43,8 @@ class Finding:
         return f"{self.rule} (step {self.step}): {self.evidence}. Try: {self.remedy}"
 
 
-Rule = Callable[[list[dict], Config], "tuple[str, str] | None"]  # records -> (evidence, remedy) when it fires
+# records -> (evidence, remedies) when it fires; each remedy is overrides to try together, or plain advice.
+Rule = Callable[[list[dict], Config], "tuple[str, list[str]] | None"]
 RULES: Registry[Rule] = Registry("diagnosis")
 
 
@@ -51,10 +55,10 @@ def recent(records: list[dict], key: str, n: int = WINDOW, warm_up: int = WARM_U
 
 
 @RULES.register("divergence")
-def divergence(records: list[dict], config: Config) -> tuple[str, str] | None:
+def divergence(records: list[dict], config: Config) -> tuple[str, list[str]] | None:
     last = records[-1]
-    remedy = (f"optim.g_lr={config.optim.g_lr / 10:g} optim.d_lr={config.optim.d_lr / 10:g} "
-              "(or regularize.gradient_penalty=10)")
+    remedy = [f"optim.g_lr={config.optim.g_lr / 10:g} optim.d_lr={config.optim.d_lr / 10:g}",
+              "regularize.gradient_penalty=10"]
     if "rollback" in last:
         return f"NaN/inf weights or losses; rolled back to step {last['step']} ({last['rollback']:.0f} so far)", remedy
     losses = [k for k in ("d_loss", "g_loss") if k in last and not math.isfinite(last[k])]
@@ -67,18 +71,18 @@ def divergence(records: list[dict], config: Config) -> tuple[str, str] | None:
 
 
 @RULES.register("d_overpowering")
-def d_overpowering(records: list[dict], config: Config) -> tuple[str, str] | None:
+def d_overpowering(records: list[dict], config: Config) -> tuple[str, list[str]] | None:
     real, fake = recent(records, "d_acc_real"), recent(records, "d_acc_fake")
     if real and fake and min(real) > 0.97 and min(fake) > 0.97:
         return (f"D tells {statistics.mean(real):.0%} of reals and {statistics.mean(fake):.0%} of fakes apart over "
                 f"the last {WINDOW} logs, so G learns little from it",
-                f"optim.d_lr={config.optim.d_lr / 4:g} (or loss.label_smoothing=one_sided, "
-                "regularize.gradient_penalty=10, model.spectral_norm=true)")
+                [f"optim.d_lr={config.optim.d_lr / 4:g}", "loss.label_smoothing=one_sided",
+                 "regularize.gradient_penalty=10", "model.spectral_norm=true"])
     return None
 
 
 @RULES.register("mode_collapse")
-def mode_collapse(records: list[dict], config: Config) -> tuple[str, str] | None:
+def mode_collapse(records: list[dict], config: Config) -> tuple[str, list[str]] | None:
     # A freshly initialized G gives nearly one output too; collapse is a loss of the variety G had reached.
     diversity, duplicates = recent(records, "diversity"), recent(records, "near_duplicates")
     before = [r["diversity"] for r in records[:-WINDOW] if "diversity" in r]
@@ -86,24 +90,24 @@ def mode_collapse(records: list[dict], config: Config) -> tuple[str, str] | None
     if diversity and max(diversity) < 0.5 * peak and min(duplicates) > 0.5:
         return (f"the fixed-latent samples differ {diversity[-1]:.0%} as much as real images do (down from "
                 f"{peak:.0%}) and {duplicates[-1]:.0%} of their pairs are near-duplicates",
-                "model.minibatch_stddev=true (or loss.unrolled_steps=5, optim.n_dis=5, "
-                "regularize.diffaugment=color,translation,cutout)")
+                ["model.minibatch_stddev=true", "loss.unrolled_steps=5", "optim.n_dis=5",
+                 "regularize.diffaugment=color,translation,cutout"])
     return None
 
 
 @RULES.register("d_overfitting")
-def d_overfitting(records: list[dict], config: Config) -> tuple[str, str] | None:
+def d_overfitting(records: list[dict], config: Config) -> tuple[str, list[str]] | None:
     train, held = recent(records, "d_acc_seen"), recent(records, "d_acc_heldout")
     gaps = recent(records, "d_loss_gap")
     if train and held and min(t - h for t, h in zip(train, held)) > 0.25:
         return (f"D calls {statistics.mean(train):.0%} of training reals real but {statistics.mean(held):.0%} of "
                 f"held-out reals (held-out loss {gaps[-1] if gaps else math.nan:+.3g} above the training loss)",
-                "regularize.diffaugment=color,translation,cutout (or regularize.r1=1, more images)")
+                ["regularize.diffaugment=color,translation,cutout", "regularize.r1=1", "more images"])
     return None
 
 
 @RULES.register("vanishing_g_gradients")
-def vanishing_g_gradients(records: list[dict], config: Config) -> tuple[str, str] | None:
+def vanishing_g_gradients(records: list[dict], config: Config) -> tuple[str, list[str]] | None:
     norms = [r["g_grad_norm"] for r in records if "g_grad_norm" in r]
     if len(norms) < 2 * WINDOW:
         return None
@@ -111,12 +115,12 @@ def vanishing_g_gradients(records: list[dict], config: Config) -> tuple[str, str
     if early > 0 and max(norms[-WINDOW:]) < 1e-3 * early:
         loss = "ns" if config.loss.name == "minimax" else "hinge"
         return (f"G's gradient norm fell from {early:.3g} to {norms[-1]:.3g}",
-                f"loss.name={loss} (or model.spectral_norm=true, optim.d_lr={config.optim.d_lr / 4:g})")
+                [f"loss.name={loss}", "model.spectral_norm=true", f"optim.d_lr={config.optim.d_lr / 4:g}"])
     return None
 
 
 @RULES.register("oscillation")
-def oscillation(records: list[dict], config: Config) -> tuple[str, str] | None:
+def oscillation(records: list[dict], config: Config) -> tuple[str, list[str]] | None:
     values = recent(records, "g_loss", 3 * WINDOW, warm_up=0)
     if not values:
         return None
@@ -125,8 +129,8 @@ def oscillation(records: list[dict], config: Config) -> tuple[str, str] | None:
     swing, level = float(np.mean(np.abs(steps))), float(np.mean(np.abs(values)))
     if turns > 0.8 and swing > 0.5 * level + 0.05:
         return (f"g_loss turns direction at {turns:.0%} of logs, swinging {swing:.3g} around {np.mean(values):.3g}",
-                f"optim.g_lr={config.optim.g_lr / 2:g} optim.d_lr={config.optim.d_lr / 2:g} "
-                "(or optim.g_betas=[0.5, 0.999], train.ema_decay=0.999)")
+                [f"optim.g_lr={config.optim.g_lr / 2:g} optim.d_lr={config.optim.d_lr / 2:g}",
+                 "optim.g_betas=[0.5,0.999]", "train.ema_decay=0.999"])
     return None
 
 
@@ -145,15 +149,36 @@ class Doctor:
             if name not in self.findings:
                 result = RULES.get(name)(self.records, self.config)
                 if result is not None:
-                    self.findings[name] = Finding(name, int(record["step"]), *result)
+                    evidence, remedies = result
+                    self.findings[name] = Finding(name, int(record["step"]), evidence,
+                                                  self._usable(remedies))
                     new.append(self.findings[name])
         return new
+
+    def _usable(self, remedies: list[str]) -> str:
+        """The remedies this run's config accepts (a suggestion is always one steadygan would take), the
+        first as the one to try."""
+        usable = [remedy for remedy in remedies if accepts(self.config, remedy)]
+        return usable[0] + (f" (or {', '.join(usable[1:])})" if len(usable) > 1 else "") if usable else "no setting"
 
     def replay(self, records: list[dict]) -> list[Finding]:
         self.records, self.findings = [], {}
         for record in records:
             self.examine(record)
         return list(self.findings.values())
+
+
+def accepts(config: Config, remedy: str) -> bool:
+    """Whether the overrides of a remedy would make a config steadygan takes (advice in words always is)."""
+    words = remedy.split()
+    if not all(is_override(word) for word in words):
+        return True
+    trial = copy.deepcopy(config)
+    try:
+        check_config_networks(validate(apply_overrides(trial, words)))
+    except ConfigError:
+        return False
+    return True
 
 
 def diagnose(records: list[dict], config: Config) -> list[Finding]:

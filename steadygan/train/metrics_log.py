@@ -10,6 +10,8 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path, write_atomic
+from ..errors import warn
+from ..images import SOFTWARE
 
 
 class MetricsLog:
@@ -69,13 +71,31 @@ class MetricsLog:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+            self._writer = None
 
 
 def read_records(path: Path) -> list[dict]:
-    """The records of a metrics.jsonl file, in order."""
+    """The records of a metrics.jsonl file, in order. A line that is not a record (torn by a crash in the
+    middle of a write, say) is dropped with a warning."""
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records, dropped = [], []
+    for number, line in enumerate(path.read_bytes().decode("utf-8", "replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if (isinstance(record, dict) and isinstance(record.get("step"), int)
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in record.values())):
+            records.append(record)
+        else:
+            dropped.append(number)
+    if dropped:
+        warn(f"{path}: dropped {len(dropped)} unreadable line(s) (line {', '.join(map(str, dropped[:5]))}"
+             f"{', ...' if len(dropped) > 5 else ''}), e.g. one torn by a crash while it was written")
+    return records
 
 
 def plot_losses(metrics_path: Path, out_path: Path) -> Path | None:
@@ -98,6 +118,6 @@ def plot_losses(metrics_path: Path, out_path: Path) -> Path | None:
     axis.legend()
     figure.tight_layout()
     with atomic_path(out_path) as tmp:
-        figure.savefig(tmp, format="png")
+        figure.savefig(tmp, format="png", metadata={"Software": SOFTWARE})
     plt.close(figure)
     return out_path

@@ -9,6 +9,8 @@ come from `speed`.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 import signal
 import time
@@ -23,20 +25,23 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..atomic import write_atomic
 from ..augment import DiffAugment
-from ..config import Config, apply_overrides, from_dict, load_config, validate
+from ..config import Config, apply_overrides, load_config, validate
 from ..data import BatchStream, build_dataset
 from ..data.datasets import to_unit_range
 from ..data.stream import default_workers
-from ..errors import CheckpointError, ConfigError, TrainingDiverged
+from ..devices import resolve_device
+from ..errors import CheckpointError, ConfigError, RunFolderError, SteadyganError, TrainingDiverged
 from ..images import save_image
 from ..losses import build_loss
-from ..models import ARCHITECTURES, build_models
+from ..models import ARCHITECTURES, build_models, check_config_networks, check_model_size, meta_models
 from ..regularizers import DiscriminatorBatch, build_regularizers
 from ..sampling import generate, sample_latents
-from .checkpoint import (LAST, flatten_module, flatten_optimizer, load_checkpoint, restore_optimizer,
-                         save_checkpoint, unflatten)
-from .distributed import Ranks, end_process_group, ranks_from_environment, use_cross_rank_batch_norm
+from ..run_folder import DEFAULT_ROOT, NUMBERED, RunFolder
+from .checkpoint import (BEST, LAST, flatten_module, flatten_optimizer, load_checkpoint, restore_optimizer,
+                         save_checkpoint, stored_config, unflatten)
+from .distributed import end_process_group, ranks_from_environment, use_cross_rank_batch_norm
 from .doctor import Doctor, Monitors, gradient_norm
 from .ema import EMA
 from .evaluation import PeriodicEvaluation
@@ -51,16 +56,6 @@ OPTIMIZERS = {
 }
 
 
-def resolve_device(name: str, ranks: Ranks = Ranks()) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"train.device={name} but no CUDA device is available; use train.device=cpu")
-    if name.startswith("cuda") and ranks.distributed:
-        return torch.device("cuda", ranks.local_rank)  # one GPU per process, torchrun's LOCAL_RANK
-    return torch.device(name)
-
-
 @dataclass
 class TrainResult:
     out_dir: Path
@@ -73,13 +68,45 @@ class Trainer:
     """Builds data, models, loss and optimizers from a Config and runs (or resumes) training."""
 
     def __init__(self, config: Config, *, progress: bool = True, tensorboard: bool = True,
-                 callbacks: list[Callable[["Trainer"], None]] | None = None):
+                 callbacks: list[Callable[["Trainer"], None]] | None = None, run_name: str | None = None,
+                 continue_run: bool = False, overwrite: bool = False):
+        """`config.train.out_dir` is the run folder ("" for a new numbered one, runs/NNNNN-`run_name`); it must
+        not hold a run, unless `continue_run` (a resume) or `overwrite` (start over in it). The folder is
+        locked until `fit()` returns or `close()` is called."""
         self.config = validate(config)
         self.ranks = ranks_from_environment()  # one process, or one of several started by torchrun
         self.progress = progress and self.ranks.main
         self.callbacks = list(callbacks or [])
-        self.out_dir = Path(config.train.out_dir)
-        self.device = resolve_device(config.train.device, self.ranks)
+        self.device = resolve_device(config.train.device, self.ranks.local_rank if self.ranks.distributed else None)
+        # Models too large for this machine, or that cannot be built, fail before any data is decoded.
+        check_config_networks(config)
+        self.run = self._claim_run_folder(run_name or config.model.arch, continue_run, overwrite)
+        self.out_dir = self.run.path
+        config.train.out_dir = str(self.out_dir)
+        try:
+            self._build(tensorboard)
+        except BaseException:
+            self.run.abandon()
+            raise
+
+    def _claim_run_folder(self, name: str, continue_run: bool, overwrite: bool) -> RunFolder:
+        """The run folder, locked by the first process; the others learn its path from it."""
+        run, error, chosen = None, None, self.config.train.out_dir
+        if self.ranks.main:
+            try:
+                run = (RunFolder.claim(chosen, fresh=not continue_run, overwrite=overwrite) if chosen
+                       else RunFolder.new(DEFAULT_ROOT, name))
+            except SteadyganError as exc:
+                error = exc  # raised once the other processes know, so that none waits forever
+        path = self.ranks.share_from_main(str(run.path) if run else "", self.device)
+        if error is not None:
+            raise error
+        if not path:
+            raise RunFolderError("the first training process could not claim the run folder; its error says why")
+        return run or RunFolder(Path(path))
+
+    def _build(self, tensorboard: bool) -> None:
+        config = self.config
         self.step = 0
         self._stop_requested = False
 
@@ -134,14 +161,33 @@ class Trainer:
     # construction from recipes and checkpoints
 
     @classmethod
-    def resume(cls, checkpoint: str | Path, overrides: list[str] | tuple[str, ...] = (), **kwargs) -> "Trainer":
-        """A trainer in the exact state a checkpoint recorded; overrides apply to its stored config."""
+    def resume(cls, checkpoint: str | Path, overrides: list[str] | tuple[str, ...] = (), *, overwrite: bool = False,
+               **kwargs) -> "Trainer":
+        """A trainer in the exact state a checkpoint recorded; overrides apply to its stored config.
+
+        The last checkpoint of a run folder (RUN/checkpoints/last.safetensors) continues that run in place.
+        Any other checkpoint (a loose file, a run's best) starts a run folder of its own: `train.out_dir`,
+        or a new numbered one. Output and cache folders are the user's to choose, never the checkpoint's."""
         tensors, meta, path = load_checkpoint(checkpoint)
-        config = from_dict(meta["config"])
-        config.train.out_dir = str(path.parent.parent)  # the run folder, wherever it has moved
-        apply_overrides(config, overrides)
-        trainer = cls(config, **kwargs)
-        trainer.load_state(tensors, meta, path)
+        stored, data = stored_config(meta, path), meta["data"]
+        check_model_size(stored.model, resolution=stored.data.resolution, channels=data["shape"][0],
+                         num_classes=data["num_classes"], data_kind=data["kind"])
+        config = copy.deepcopy(stored)
+        config.train.out_dir = config.data.cache_dir = ""
+        check_same_networks(stored, validate(apply_overrides(config, overrides)), data)
+        run_dir = path.parent.parent
+        in_place = path.name == LAST and path.parent.name == "checkpoints" and (run_dir / "config.yaml").is_file()
+        if config.train.out_dir:
+            in_place = in_place and Path(config.train.out_dir).resolve() == run_dir.resolve()
+        elif in_place:
+            config.train.out_dir = str(run_dir)
+        name = NUMBERED.sub("", run_dir.name) if path.stem in (Path(LAST).stem, Path(BEST).stem) else path.stem
+        trainer = cls(config, run_name=name, continue_run=in_place, overwrite=overwrite, **kwargs)
+        try:
+            trainer.load_state(tensors, meta, path)
+        except BaseException:
+            trainer.run.abandon()
+            raise
         return trainer
 
     def _split_holdout(self) -> tuple[np.ndarray, np.ndarray]:
@@ -270,14 +316,26 @@ class Trainer:
         self._stop_requested = True
 
     def fit(self) -> TrainResult:
+        """Train to `train.steps` (or until a stop request), then release the run folder. A run whose weights
+        are not finite at the end rolls back and trains on; out of rollbacks it raises TrainingDiverged."""
+        try:
+            return self._fit()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Close the logs and release the run folder for other processes."""
+        self.metrics.close()
+        self.run.release()
+
+    def _fit(self) -> TrainResult:
         cfg = self.config.train
         if self.ranks.main:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            (self.out_dir / "config.yaml").write_text(self.config.to_yaml())
+            write_atomic(self.out_dir / "config.yaml", self.config.to_yaml().encode())
         periodic = [(cfg.log_every, self._log), (cfg.sample_every, self.save_samples),
                     (cfg.eval_every, self.evaluate), (cfg.checkpoint_every, self.save_checkpoint)]
         if self.progress:
-            for line in [self.describe_speed(), *self.schedule.plan(cfg.steps)]:
+            for line in [f"run folder {self.out_dir}", self.describe_speed(), *self.schedule.plan(cfg.steps)]:
                 print(line)
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not self.progress, unit="step",
                    dynamic_ncols=True, desc=f"training {self.out_dir.name}")
@@ -289,22 +347,26 @@ class Trainer:
                     self.save_samples()
                 if self.config.doctor.rollback and not (self.out_dir / "checkpoints" / LAST).is_file():
                     self.save_checkpoint()  # a state to roll back to from the very first steps
-                while self.step < cfg.steps and not self._stop_requested:
-                    self.train_step()
-                    self._stop_requested = self.ranks.any(self._stop_requested, self.device)  # all stop together
-                    bar.update(1)
-                    for every, action in periodic:
-                        if every > 0 and self.step % every == 0:
-                            action()
-                    if self.schedule.ends_segment(self.step) and self.step % max(cfg.sample_every, 1):
-                        self.save_samples()  # every phase's end is a frame of the growth video
-                    if self.step % max(cfg.log_every, 1) == 0:
-                        bar.set_postfix_str(self._postfix, refresh=False)
-                    if bar.n != self.step:  # a rollback went back to an earlier step
-                        bar.n = self.step
-                        bar.refresh()
-                    for callback in self.callbacks:
-                        callback(self)
+                while True:
+                    while self.step < cfg.steps and not self._stop_requested:
+                        self.train_step()
+                        self._stop_requested = self.ranks.any(self._stop_requested, self.device)  # all stop together
+                        bar.update(1)
+                        for every, action in periodic:
+                            if every > 0 and self.step % every == 0:
+                                action()
+                        if self.schedule.ends_segment(self.step) and self.step % max(cfg.sample_every, 1):
+                            self.save_samples()  # every phase's end is a frame of the growth video
+                        if self.step % max(cfg.log_every, 1) == 0:
+                            bar.set_postfix_str(self._postfix, refresh=False)
+                        if bar.n != self.step:  # a rollback went back to an earlier step
+                            bar.n = self.step
+                            bar.refresh()
+                        for callback in self.callbacks:
+                            callback(self)
+                    if not self._diverged():  # steps that ended between two logs are checked here
+                        break
+                    self.roll_back()
         finally:
             bar.close()
         if self.evaluation is not None and self.step >= cfg.steps and self.evaluation.last_step != self.step:
@@ -312,7 +374,6 @@ class Trainer:
         checkpoint = self.save_checkpoint()
         if self.step % max(cfg.sample_every, 1):
             self.save_samples()
-        self.metrics.close()
         return TrainResult(self.out_dir, checkpoint, self.step, completed=self.step >= cfg.steps)
 
     @contextmanager
@@ -447,17 +508,22 @@ class Trainer:
         return path
 
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict, path: Path) -> None:
+        """The state a checkpoint recorded; a CheckpointError when it is damaged or does not fit."""
         try:
-            self.G.load_state_dict(unflatten("G", tensors))
-            self.D.load_state_dict(unflatten("D", tensors))
-            self.ema.model.load_state_dict(unflatten("G_ema", tensors))
-            restore_optimizer("opt_G", self.opt_G, tensors, meta["optimizers"]["opt_G"])
-            restore_optimizer("opt_D", self.opt_D, tensors, meta["optimizers"]["opt_D"])
-        except (RuntimeError, KeyError, ValueError) as exc:
-            raise CheckpointError(
-                f"checkpoint '{path}' does not fit the models its config builds "
-                f"({str(exc).splitlines()[0]}); was it written by another steadygan version?"
-            ) from None
+            self._load_state(tensors, meta)
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CheckpointError(f"checkpoint '{path}' is damaged or does not fit the networks its config builds "
+                                  f"({detail[:200]}); resume from another checkpoint") from None
+        if self._diverged():
+            raise CheckpointError(f"checkpoint '{path}' holds NaN/inf weights; resume from an earlier checkpoint")
+
+    def _load_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        self.G.load_state_dict(unflatten("G", tensors))
+        self.D.load_state_dict(unflatten("D", tensors))
+        self.ema.model.load_state_dict(unflatten("G_ema", tensors))
+        restore_optimizer("opt_G", self.opt_G, tensors, meta["optimizers"]["opt_G"])
+        restore_optimizer("opt_D", self.opt_D, tensors, meta["optimizers"]["opt_D"])
         self.latent_rng.set_state(tensors["rng.latents"])
         torch.set_rng_state(tensors["rng.torch"])
         if self.device.type == "cuda" and "rng.cuda" in tensors:
@@ -470,20 +536,54 @@ class Trainer:
         self.step = int(meta["step"])
         self.schedule.begin_step(self)
         doctor = meta.get("doctor", {})
-        self.lr_scale, self.rollbacks = float(doctor.get("lr_scale", 1.0)), int(doctor.get("rollbacks", 0))
-        self._clock = (time.perf_counter(), float(meta.get("train_seconds", 0.0)))
+        lr_scale, rollbacks = float(doctor.get("lr_scale", 1.0)), int(doctor.get("rollbacks", 0))
+        seconds = float(meta.get("train_seconds", 0.0))
+        if not (0 < lr_scale <= 1 and 0 <= rollbacks and 0 <= seconds < math.inf):
+            raise ValueError(f"doctor state {doctor} or train_seconds {seconds} out of range")
+        self.lr_scale, self.rollbacks = lr_scale, rollbacks
+        self._clock = (time.perf_counter(), seconds)
         self.metrics.truncate_after(self.step)
         self.doctor.replay(self.metrics.records())
 
 
+def check_same_networks(stored: Config, wanted: Config, data: dict) -> None:
+    """A resume may change how training goes on, not the networks the checkpoint holds: an override that
+    would build G or D with other weights is a ConfigError naming it."""
+    def shapes(config: Config) -> dict[str, tuple[int, ...]]:
+        G, D = meta_models(config.model, resolution=config.data.resolution,
+                           channels=config.data.channels or data["shape"][0], num_classes=data["num_classes"],
+                           data_kind=data["kind"])
+        return {f"{name}.{key}": tuple(value.shape) for name, network in (("G", G), ("D", D))
+                for key, value in network.state_dict().items()}
+
+    changed = [(section, f.name) for section in ("model", "data") for f in dataclasses.fields(getattr(stored, section))
+               if getattr(getattr(stored, section), f.name) != getattr(getattr(wanted, section), f.name)]
+    reference = shapes(stored) if changed else {}
+    for section, key in changed:
+        trial = copy.deepcopy(stored)
+        value = getattr(getattr(wanted, section), key)
+        setattr(getattr(trial, section), key, value)
+        try:
+            same = shapes(trial) == reference
+        except ConfigError:
+            same = False
+        if not same:
+            raise ConfigError(f"{section}.{key}={value} would change the networks the checkpoint holds "
+                              f"({section}.{key} is {getattr(getattr(stored, section), key)} there); a resumed run "
+                              "keeps its architecture: start a new run to change it")
+
+
 def train(recipe: str = "dcgan", overrides: list[str] | tuple[str, ...] = (), *, resume: str | Path | None = None,
-          progress: bool = True, tensorboard: bool = True) -> TrainResult:
-    """Train a recipe with `section.key=value` overrides, or resume a run folder or checkpoint."""
+          overwrite: bool = False, progress: bool = True, tensorboard: bool = True) -> TrainResult:
+    """Train a recipe with `section.key=value` overrides, or resume a run folder or checkpoint. Without
+    `train.out_dir` a new run gets a new folder, runs/NNNNN-<recipe>; `overwrite` starts over in a
+    `train.out_dir` that holds a run."""
     try:
         if resume is not None:
-            trainer = Trainer.resume(resume, overrides, progress=progress, tensorboard=tensorboard)
+            trainer = Trainer.resume(resume, overrides, overwrite=overwrite, progress=progress, tensorboard=tensorboard)
         else:
-            trainer = Trainer(load_config(recipe, overrides), progress=progress, tensorboard=tensorboard)
+            trainer = Trainer(load_config(recipe, overrides), run_name=Path(recipe).stem, overwrite=overwrite,
+                              progress=progress, tensorboard=tensorboard)
         return trainer.fit()
     finally:
         end_process_group()
