@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from .errors import OutputError
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -35,3 +37,18 @@ def write_atomic(path: str | os.PathLike, payload: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(payload)
     return Path(path)
+
+
+def writable_folder(folder: str | os.PathLike, option: str = "--out") -> Path:
+    """`folder`, made if missing, as a folder this process may write in; an OutputError naming `option`
+    otherwise (checked before any work starts)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{option}: '{folder}' is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{option}: cannot create folder '{folder}' ({exc.strerror})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{option}: folder '{folder}' is not writable; give another {option}")
+    return folder

@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable
 from typing import NoReturn
 
-from .config import is_override, recipe_names, recipe_path
+from .config import MAX_EVAL_IMAGES, is_override, recipe_names, recipe_path
 from .errors import SteadyganError, SteadyganWarning
 from .sampling import MIN_TRUNCATION
 
@@ -283,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
                             help="training resolution of every variant (default: the recipes' own, when they agree)")
     comparison.add_argument("--out", default="runs/compare", help="comparison folder (default runs/compare)")
     comparison.add_argument("--metrics", default="fid,kid", help="scores of the final weights (default fid,kid)")
-    comparison.add_argument("--eval-n", type=_integer(2, 10**7), default=2000,
+    comparison.add_argument("--eval-n", type=_integer(2, MAX_EVAL_IMAGES), default=2000,
                             help="generated images per evaluation (default 2000)")
     comparison.add_argument("--extractor", default="auto",
                             help="auto, inception, or classifier:NAME_OR_FILE (see train-classifier)")
@@ -300,8 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "folders or zips with --real A --fake B. Metrics: fid, kid, is, pr, dc, modes.")
     evaluate.add_argument("checkpoint", nargs="?", help="a checkpoint (.safetensors) or a run folder")
     evaluate.add_argument("--metrics", default="fid", help="comma-separated (default fid), e.g. fid,kid,pr")
-    evaluate.add_argument("-n", "--n", type=_integer(2, 10**7), help="generated images (default 10000; all of --fake)")
-    evaluate.add_argument("--n-real", type=_integer(2, 10**7), help="real images (default all, up to 50000)")
+    evaluate.add_argument("-n", "--n", type=_integer(2, MAX_EVAL_IMAGES), help="generated images (default 10000; all of --fake)")
+    evaluate.add_argument("--n-real", type=_integer(2, MAX_EVAL_IMAGES), help="real images (default all, up to 50000)")
     evaluate.add_argument("--real", help="reference images: a folder, zip or data source (default: the training data)")
     evaluate.add_argument("--real-split", default="", help="only this split of --real, e.g. test")
     evaluate.add_argument("--fake", help="generated images: a folder or zip (with --real)")

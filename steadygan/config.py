@@ -52,6 +52,7 @@ POSITIVE = Bounds(0, None, low_open=True)  # finite floats above zero
 NON_NEGATIVE = Bounds(0)
 FRACTION = Bounds(0, 1, high_open=True)  # betas, decays and shares: [0, 1)
 MANY = 10**9  # the upper bound of counts: far beyond any run, far below any overflow
+MAX_EVAL_IMAGES = 200_000  # images per evaluation: KID and precision/recall keep every image's features
 
 
 def setting(default: Any, bounds: Bounds | None = None, choices: tuple = ()) -> Any:
@@ -63,8 +64,8 @@ def count(default: int, low: int = 1, high: int = MANY) -> Any:
     return setting(default, Bounds(low, high))
 
 
-def resolution(default: int, low: int = 4) -> Any:
-    return setting(default, Bounds(low, 1024, power_of_two=True))
+def resolution(default: int) -> Any:
+    return setting(default, Bounds(4, 1024, power_of_two=True))
 
 
 @dataclass
@@ -180,7 +181,7 @@ class TrainConfig:
     num_samples: int = count(64, high=4096)  # images in each sample grid (fixed latents)
     eval_every: int = count(0, low=0)  # G steps between evaluations of the EMA G (0: none); the best by FID is kept
     eval_metrics: str = "fid"  # comma-separated: fid, kid, is, pr, dc, modes
-    eval_n: int = count(5000, low=2, high=10**7)  # generated images per evaluation
+    eval_n: int = count(5000, low=2, high=MAX_EVAL_IMAGES)  # generated images per evaluation
     eval_extractor: str = "auto"  # auto | inception | classifier:NAME_OR_FILE
     # auto (bf16 on GPUs that have it, else fp16; fp32 on CPUs) | fp32 | bf16 | fp16
     precision: str = setting("auto", choices=("auto", "fp32", "bf16", "fp16"))
@@ -387,12 +388,17 @@ def recipe_path(name_or_path: str) -> Path:
     return candidate
 
 
+MAX_RECIPE_BYTES = 2**20
+
+
 def load_yaml(path: Path) -> dict[str, Any]:
     try:
+        if path.stat().st_size > MAX_RECIPE_BYTES:
+            raise ConfigError(f"recipe '{path}' is {path.stat().st_size:,} bytes; a recipe is a short YAML file")
         values = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
     except UnicodeDecodeError as exc:
         raise ConfigError(f"recipe '{path}' is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:
         raise ConfigError(f"recipe '{path}' is not valid YAML: {str(exc).splitlines()[0]}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read recipe '{path}' ({exc.strerror or exc})") from None

@@ -26,12 +26,12 @@ class TrainingDiverged(SteadyganError):
     """Training produced NaN/inf more often than the doctor may roll back."""
 
 
-class RunFolderError(SteadyganError):
-    """A run folder that holds another run, is locked by another process, or cannot be written."""
-
-
 class OutputError(SteadyganError):
     """An output path that would overwrite a file steadygan did not write, or that cannot be written."""
+
+
+class RunFolderError(OutputError):
+    """A run folder that holds another run, or is locked by another process."""
 
 
 class SteadyganWarning(UserWarning):

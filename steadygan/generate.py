@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from .atomic import writable_folder
 from .config import Config, load_config
 from .devices import resolve_device
 from .errors import CheckpointError, OutputError, warn
@@ -18,7 +19,6 @@ from .images import (
     SOFTWARE,
     captioned,
     check_output_file,
-    check_output_folder,
     make_grid,
     save_gif,
     save_image,
@@ -67,12 +67,17 @@ class LoadedGenerator:
             return torch.full((n,), class_index, dtype=torch.long)
         return torch.randint(self.num_classes, (n,), generator=rng)
 
+    def latents(self, n: int, *, seed: int = 0, class_label: str | int | None = None,
+                truncation: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The latents (and class labels) of `sample`'s `n` outputs."""
+        rng = torch.Generator().manual_seed(seed)
+        z = sample_latents(n, self.generator.z_dim, rng, truncation)
+        return z, self.labels(n, self.class_index(class_label), rng)
+
     def sample(self, n: int, *, seed: int = 0, class_label: str | int | None = None,
                truncation: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`n` outputs (in [-1, 1] for images) and the class labels they were drawn for."""
-        rng = torch.Generator().manual_seed(seed)
-        z = sample_latents(n, self.generator.z_dim, rng, truncation)
-        labels = self.labels(n, self.class_index(class_label), rng)
+        z, labels = self.latents(n, seed=seed, class_label=class_label, truncation=truncation)
         return generate(self.generator, z, labels), labels
 
     def render(self, samples: torch.Tensor, nrow: int | None = None) -> np.ndarray:
@@ -111,14 +116,20 @@ def load_generator(checkpoint: str | Path, *, ema: bool = True, device: str = "c
     return LoadedGenerator(generator.to(target).eval(), config, int(meta["step"]), meta["data"], path)
 
 
+MAX_GRID = 4096  # images in one grid PNG (64 x 64)
+SEPARATE_BATCH = 256  # images generated and written at a time with --separate
+
+
 def sample(checkpoint: str | Path, n: int = 64, *, out: str | Path = "samples.png", separate: bool = False,
            seed: int = 0, class_label: str | int | None = None, truncation: float | None = None,
            nrow: int | None = None, ema: bool = True) -> list[Path]:
     """A grid PNG at `out`, or with `separate` one PNG per sample in the folder `out`. Existing files are
     replaced only when steadygan wrote them."""
     out, writer = Path(out), f"{SOFTWARE} sample"
+    if not separate and n > MAX_GRID:
+        raise OutputError(f"a grid holds at most {MAX_GRID:,} images, not {n:,}; use --separate for one PNG each")
     if separate:
-        paths = [check_output_folder(out) / f"{seed:04d}-{i:05d}.png" for i in range(n)]
+        paths = [writable_folder(out) / f"{seed:04d}-{i:05d}.png" for i in range(n)]
         foreign = [p for p in paths if p.exists() and written_by(p) != writer]
         if foreign:
             raise OutputError(f"--out {out} holds {foreign[0].name} (and {len(foreign) - 1} more) not written by "
@@ -126,12 +137,18 @@ def sample(checkpoint: str | Path, n: int = 64, *, out: str | Path = "samples.pn
     else:
         check_output_file(out, ".png", writer)
     loaded = load_generator(checkpoint, ema=ema)
-    images, _ = loaded.sample(n, seed=seed, class_label=class_label, truncation=truncation)
     if not separate:
+        images, _ = loaded.sample(n, seed=seed, class_label=class_label, truncation=truncation)
         return [save_image(loaded.render(images, nrow), out, writer)]
     if loaded.data["kind"] == "points":
         raise CheckpointError("separate images need an image model; this checkpoint generates 2-D points")
-    return [save_image(make_grid(image[None], padding=0), path, writer) for image, path in zip(images, paths)]
+    z, labels = loaded.latents(n, seed=seed, class_label=class_label, truncation=truncation)
+    for start in range(0, n, SEPARATE_BATCH):  # a batch at a time: memory does not grow with n
+        chunk = slice(start, start + SEPARATE_BATCH)
+        images = generate(loaded.generator, z[chunk], None if labels is None else labels[chunk])
+        for image, path in zip(images, paths[chunk]):
+            save_image(make_grid(image[None], padding=0), path, writer)
+    return paths
 
 
 def interpolate(checkpoint: str | Path, *, out: str | Path = "interpolation", rows: int = 8, steps: int = 10,
@@ -139,6 +156,10 @@ def interpolate(checkpoint: str | Path, *, out: str | Path = "interpolation", ro
                 truncation: float | None = None, frame_ms: int = 80, ema: bool = True) -> tuple[Path, Path]:
     """Latent walks: `out`.png has one row per walk between two latents (`steps` columns);
     `out`.gif loops through `keys` latents per walk, every frame a grid of the `rows` walks."""
+    needed = rows * max(steps, keys * (steps - 1))  # the grid's images, or the GIF's
+    if needed > MAX_GRID:
+        raise OutputError(f"{rows} walks of {keys} latents and {steps} steps make {needed:,} images, more than "
+                          f"{MAX_GRID:,}; give fewer --rows, --keys or --steps")
     prefix = str(out)[:-4] if str(out).lower().endswith((".png", ".gif")) else str(out)
     writer = f"{SOFTWARE} interpolate"
     grid_out, gif_out = (check_output_file(f"{prefix}{suffix}", suffix, writer) for suffix in (".png", ".gif"))

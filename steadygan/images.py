@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from .atomic import atomic_path
+from .atomic import atomic_path, writable_folder
 from .errors import OutputError
 
 
@@ -72,22 +72,8 @@ def check_output_file(path: str | os.PathLike, suffix: str, writer: str, option:
     if path.exists() and not (replaceable(path) if replaceable else written_by(path) == writer):
         raise OutputError(f"{option} {path} exists and was not written by `{writer}`; give another {option} or "
                           "move that file away")
-    check_output_folder(path.parent, option)
+    writable_folder(path.parent, option)
     return path
-
-
-def check_output_folder(folder: str | os.PathLike, option: str = "--out") -> Path:
-    """A folder this command may write in (made if missing)."""
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"{option}: '{folder}' is a file, not a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{option}: cannot create folder '{folder}' ({exc.strerror})") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"{option}: folder '{folder}' is not writable; give another {option}")
-    return folder
 
 
 def save_image(array: np.ndarray, path: str | os.PathLike, writer: str = SOFTWARE) -> Path:

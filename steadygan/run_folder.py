@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 from typing import IO
 
+from .atomic import writable_folder
 from .errors import RunFolderError
 
 DEFAULT_ROOT = Path("runs")
@@ -39,7 +40,7 @@ def _slug(name: str) -> str:
 def next_run_folder(root: Path, name: str) -> Path:
     """A new folder `root/NNNNN-name`, numbered one past the highest number under `root`. It is created
     here, with a plain mkdir that fails if the folder exists, so two processes never get the same one."""
-    _make_folder(root)
+    writable_folder(root)
     while True:
         numbers = [int(match[1]) for entry in root.iterdir() if (match := NUMBERED.match(entry.name))]
         folder = root / f"{max(numbers, default=-1) + 1:05d}-{_slug(name)}"
@@ -50,15 +51,6 @@ def next_run_folder(root: Path, name: str) -> Path:
             continue  # another process took this number first
         except OSError as exc:
             raise RunFolderError(f"cannot create run folder '{folder}' ({exc.strerror}); give a writable --out") from None
-
-
-def _make_folder(folder: Path) -> None:
-    if folder.exists() and not folder.is_dir():
-        raise RunFolderError(f"'{folder}' is a file, not a folder; give a folder as --out")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RunFolderError(f"cannot create run folder '{folder}' ({exc.strerror}); give a writable --out") from None
 
 
 class RunFolder:
@@ -85,7 +77,7 @@ class RunFolder:
         except RuntimeError:  # ~user of no such user
             raise RunFolderError(f"cannot find the home folder in '{path}'; give a full path as --out") from None
         created = not path.exists()
-        _make_folder(path)
+        writable_folder(path)
         try:
             handle = open(path / LOCK_NAME, "a+")  # noqa: SIM115  (held open: the lock lasts as long as it)
         except OSError as exc:

@@ -173,7 +173,7 @@ def test_cli_evaluate_prints_scores_and_protocol(digits_run, digits, tmp_path, c
     (["evaluate", "--fake", "x"], "give either a checkpoint, or --real A --fake B"),
     (["evaluate", "--real", "{samples}", "--fake", "{samples}", "--extractor", "inception", "--inception-weights", "/no/w.pth"],
      "Inception weights file '/no/w.pth' does not exist; download https://github.com/mseitzer"),
-    (["evaluate", "{run}", "--metrics", "fid", "-n", "1"], "argument -n/--n: must be from 2 to 10,000,000, got 1"),
+    (["evaluate", "{run}", "--metrics", "fid", "-n", "1"], "argument -n/--n: must be from 2 to 200,000, got 1"),
     (["train-classifier", "--data", "digits", "--out", "c.safetensors", "--resolution", "12"], "multiple of 8"),
     (["train-classifier", "--data", "ring8", "--out", "c.safetensors"], "2-D"),
 ])

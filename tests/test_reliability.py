@@ -6,6 +6,8 @@ user's file."""
 import gzip
 import json
 import os
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -21,7 +23,7 @@ from steadygan.errors import (
     CheckpointError,
     ConfigError,
     DataError,
-    RunFolderError,
+    OutputError,
     TrainingDiverged,
 )
 from steadygan.run_folder import RunFolder
@@ -103,7 +105,7 @@ def test_the_out_folder_is_checked_before_any_data_is_decoded(tmp_path, capsys):
     (photos / "broken.png").write_bytes(b"not a png")
     (tmp_path / "file").write_text("x")
     code, _, err = run_cli(capsys, "train", "--data", photos, "--out", tmp_path / "file" / "run", *TINY)
-    one_line_error(code, err, f"cannot create run folder '{tmp_path / 'file' / 'run'}' (Not a directory)")
+    one_line_error(code, err, f"--out: cannot create folder '{tmp_path / 'file' / 'run'}' (Not a directory)")
     code, _, err = run_cli(capsys, "train", "--data", photos, "--out", tmp_path / "run", *TINY)
     one_line_error(code, err, "cannot decode image")
     assert not (tmp_path / "run").exists()  # a folder made for a run that never started is removed again
@@ -484,7 +486,7 @@ def test_label_smoothing_is_refused_where_it_would_do_nothing():
 
 def test_a_file_where_the_run_folder_should_be_is_refused(tmp_path):
     (tmp_path / "f.txt").write_text("x")
-    with pytest.raises(RunFolderError, match="is a file, not a folder"):
+    with pytest.raises(OutputError, match="--out: '.*f.txt' is a file, not a folder"):
         RunFolder.claim(tmp_path / "f.txt", fresh=True)
     assert (tmp_path / "f.txt").read_text() == "x"
 
@@ -503,9 +505,37 @@ def test_half_written_cache_files_of_dead_processes_are_removed(tmp_path):
 
 
 def subprocess_pid_that_has_ended():
-    import subprocess
-    import sys
-
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     return process.pid
+
+
+def test_separate_samples_are_written_a_batch_at_a_time_and_match_the_grid(tmp_path, capsys, monkeypatch):
+    from steadygan import generate
+
+    run = tmp_path / "run"
+    assert run_cli(capsys, "train", "--steps", 1, "--out", run, *TINY)[0] == 0
+    monkeypatch.setattr(generate, "SEPARATE_BATCH", 2)
+    assert run_cli(capsys, "sample", run, "-n", 5, "--separate", "--out", tmp_path / "each")[0] == 0
+    assert run_cli(capsys, "sample", run, "-n", 5, "--nrow", 5, "--out", tmp_path / "grid.png")[0] == 0
+    grid = np.asarray(Image.open(tmp_path / "grid.png"))
+    for i in range(5):  # the same latents, generated in batches of 2, as the grid's tiles
+        tile = grid[2:18, 2 + 18 * i:18 + 18 * i]
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "each" / f"0000-{i:05d}.png")), tile)  # grey
+    code, _, err = run_cli(capsys, "sample", run, "-n", 5000, "--out", tmp_path / "big.png")
+    one_line_error(code, err, "a grid holds at most 4,096 images, not 5,000; use --separate")
+
+
+def test_an_interpolation_too_large_to_hold_is_refused_before_work(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "interpolate", tmp_path / "no-run", "--rows", 64, "--keys", 32, "--steps", 10,
+                           "--out", tmp_path / "walk")
+    one_line_error(code, err, "64 walks of 32 latents and 10 steps make 18,432 images, more than 4,096")
+
+
+@pytest.mark.parametrize("source", ["digits", "ring8"])
+def test_a_split_where_there_are_none_is_refused(source):
+    from steadygan.config import DataConfig
+    from steadygan.data import build_dataset
+
+    with pytest.raises(DataError, match="data.split=train does not apply to"):
+        build_dataset(DataConfig(source=source, split="train"), progress=False)

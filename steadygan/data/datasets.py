@@ -118,8 +118,9 @@ class PointDataset:
 def build_dataset(cfg: DataConfig, progress: bool = True) -> ImageDataset | PointDataset:
     """The data set a DataConfig names, decoded through the uint8 cache."""
     if cfg.source in MIXTURES:
-        if cfg.hflip:
-            raise DataError("data.hflip=true does not apply to 2-D point data; set data.hflip=false")
+        if cfg.hflip or cfg.split:
+            key = "data.hflip=true" if cfg.hflip else f"data.split={cfg.split}"
+            raise DataError(f"{key} does not apply to 2-D point data; remove it")
         return PointDataset(cfg.source)
     if cfg.channels not in (0, 1, 3):
         raise DataError(f"data.channels={cfg.channels} is not supported; use 1 (grey), 3 (RGB) or 0 (as stored)")

@@ -324,6 +324,9 @@ def list_source(source: str, labels: str, split: str) -> Listing:
     if labels not in LABEL_MODES:
         raise DataError(f"data.labels={labels} is not one of: {', '.join(LABEL_MODES)}")
     if source == "digits":
+        if split:
+            raise DataError(f"data.split={split} does not apply to the built-in digits (they have no splits); "
+                            "set data.split= (empty)")
         return list_digits(labels)
     if source.startswith(STACKED_PREFIX):
         return list_stacked(source[len(STACKED_PREFIX):], labels, split)

@@ -59,7 +59,7 @@ def _header(head: bytes, path: Path) -> dict[str, str]:
                               "truncated)")
     try:
         header = json.loads(head[8:8 + size])
-    except ValueError:
+    except (ValueError, RecursionError):
         header = None
     metadata = header.get("__metadata__") if isinstance(header, dict) else None
     if not isinstance(metadata, dict):
