@@ -22,7 +22,6 @@ from .images import (
     make_grid,
     save_gif,
     save_image,
-    written_by,
 )
 from .models import build_models, check_model_size
 from .sampling import generate, sample_latents, walk
@@ -129,11 +128,8 @@ def sample(checkpoint: str | Path, n: int = 64, *, out: str | Path = "samples.pn
     if not separate and n > MAX_GRID:
         raise OutputError(f"a grid holds at most {MAX_GRID:,} images, not {n:,}; use --separate for one PNG each")
     if separate:
-        paths = [writable_folder(out) / f"{seed:04d}-{i:05d}.png" for i in range(n)]
-        foreign = [p for p in paths if p.exists() and written_by(p) != writer]
-        if foreign:
-            raise OutputError(f"--out {out} holds {foreign[0].name} (and {len(foreign) - 1} more) not written by "
-                              f"`{writer}`; give another --out folder")
+        folder = writable_folder(out)
+        paths = [check_output_file(folder / f"{seed:04d}-{i:05d}.png", ".png", writer) for i in range(n)]
     else:
         check_output_file(out, ".png", writer)
     loaded = load_generator(checkpoint, ema=ema)

@@ -22,9 +22,9 @@ from .errors import RunFolderError
 
 DEFAULT_ROOT = Path("runs")
 LOCK_NAME = ".steadygan.lock"
-# What a training run writes; a folder holding any of the first three holds a run.
+# What a training run (and `animate` beside it) writes; a folder holding any marker holds a run.
 RUN_MARKERS = ("config.yaml", "metrics.jsonl", "checkpoints")
-RUN_OUTPUTS = (*RUN_MARKERS, "samples", "tensorboard", "loss.png", "evaluation.json", "training.gif", "README.md")
+RUN_OUTPUTS = (*RUN_MARKERS, "samples", "tensorboard", "loss.png", "evaluation.json", "training.gif")
 TEMPORARY = re.compile(r"^\..+\.\d+\.tmp$")  # steadygan.atomic's temporary names: .NAME.PID.tmp
 NUMBERED = re.compile(r"^(\d{5,})-")
 

@@ -276,7 +276,7 @@ def test_outputs_replace_only_files_the_same_command_wrote(tmp_path, capsys):
     folder.mkdir()
     Image.new("RGB", (3, 3)).save(folder / "0000-00001.png")
     code, _, err = run_cli(capsys, "sample", run, "-n", 3, "--separate", "--out", folder)
-    one_line_error(code, err, "holds 0000-00001.png (and 0 more) not written by `steadygan sample`")
+    one_line_error(code, err, f"--out {folder / '0000-00001.png'} exists and was not written by `steadygan sample`")
     (tmp_path / "cls.safetensors").write_bytes(b"my weights")
     code, _, err = run_cli(capsys, "train-classifier", "--data", "digits", "--out", tmp_path / "cls.safetensors")
     one_line_error(code, err, "exists and was not written by `steadygan train-classifier`")

@@ -111,4 +111,5 @@ def add_batch_layers(D: Discriminator, cfg: ModelConfig) -> None:
     D.head = ProjectionHead(features, num_classes)
 
 
-__all__ = ["ARCHITECTURES", "Architecture", "Discriminator", "Generator", "build_models", "check_model_size"]
+__all__ = ["ARCHITECTURES", "Architecture", "Discriminator", "Generator", "build_models", "check_config_networks",
+           "check_model_size", "meta_models"]
