@@ -8,8 +8,8 @@ import multiprocessing
 import os
 import statistics
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 

@@ -317,7 +317,8 @@ def file_case(rng: random.Random, workdir: Path, good: dict[str, Path], number: 
     else:
         how, payload = damage(rng, payload)
     checkpoint.write_bytes(payload)
-    command = rng.choice([["info", str(checkpoint)], ["sample", str(checkpoint), "-n", "4", "--out", str(case / "s.png")],
+    command = rng.choice([["info", str(checkpoint)],
+                          ["sample", str(checkpoint), "-n", "4", "--out", str(case / "s.png")],
                           ["train", "--resume", str(checkpoint), "--steps", "3", "--no-progress", "--no-tensorboard",
                            *out]])
     return f"checkpoint {region}: {how} ({command[0]})", command
@@ -376,7 +377,8 @@ def report(outcomes: list[Outcome], seconds: float, command: str) -> str:
     summary = (f"`{command}`: {len(outcomes)} cases in {seconds / 60:.1f} minutes, peak memory "
                f"{peak_memory_mb():,.0f} MB (bound {MEMORY_BOUND_MB:,} MB), {TIME_LIMIT_S} s per case at most.")
     lines = [summary, "",
-             "| inputs | cases | succeeded | one-line error | tracebacks, hangs, other output |", "|---|---|---|---|---|"]
+             "| inputs | cases | succeeded | one-line error | tracebacks, hangs, other output |",
+             "|---|---|---|---|---|"]
     for kind in ("config", "file"):
         group = [o for o in outcomes if o.kind == kind]
         counts = {r: sum(o.result == r for o in group) for r in ("ok", "error", "failure")}

@@ -72,9 +72,9 @@ ENTRIES: dict[str, Entry] = {
                         ("model.init=orthogonal", "regularize.ortho_g=1e-4", "regularize.ortho_d=1e-4"), cost=1.1),
     "g-batchnorm": Entry("GAN + batch norm in G", ("model.g_batchnorm=true",)),
     "ns-gp": Entry("GAN + gradient penalty 0.05", ("regularize.gradient_penalty=0.05",), cost=1.4),
-    "ttur-r1": Entry("TTUR + R1", TTUR + ("regularize.r1=1.0",), cost=1.3),
-    "lsgan-ttur": Entry("LSGAN + TTUR", ("loss.name=lsgan",) + TTUR),
-    "ttur-mbstd": Entry("TTUR + minibatch stddev", TTUR + ("model.minibatch_stddev=true",), cost=1.3),
+    "ttur-r1": Entry("TTUR + R1", (*TTUR, "regularize.r1=1.0"), cost=1.3),
+    "lsgan-ttur": Entry("LSGAN + TTUR", ("loss.name=lsgan", *TTUR)),
+    "ttur-mbstd": Entry("TTUR + minibatch stddev", (*TTUR, "model.minibatch_stddev=true"), cost=1.3),
     "stable": Entry(STABLE, recipe="toy2d-stable", cost=1.5),
     "stable-full": Entry(STABLE, recipe="toy2d-stable", own_schedule=True, cost=1.5),
 }
@@ -134,8 +134,8 @@ def run_one(job: tuple[str, str, int, int]) -> dict:
 def table(results: list[dict], keys: list[str], seeds: int) -> str:
     lines = [f"{seeds} seed(s) per row and mixture; mean ± std over seeds; {SAMPLES} samples scored; batch 512",
              "",
-             "| technique | G steps | ring modes /8 | ring % HQ | ring KL | grid modes /25 | grid % HQ | grid KL | "
-             "all modes, >= 90% HQ, every seed | s / run |",
+             ("| technique | G steps | ring modes /8 | ring % HQ | ring KL | grid modes /25 | grid % HQ | grid KL | "
+             "all modes, >= 90% HQ, every seed | s / run |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
     for key in keys:
         cells, perfect, seconds, steps = [], True, [], set()

@@ -32,12 +32,13 @@ DATA = SHARED_DATA / "anime-faces-64.zip"
 
 # (z_dim, widest layers, images per fade-in, images per stabilization, batch size per resolution, eval samples)
 PRESETS = {
-    "cpu": dict(z_dim=128, width=32, fade=40_000, stabilize=40_000,
-                batch_sizes={4: 128, 8: 128, 16: 128, 32: 64, 64: 32}, eval_n=2000),
-    "full": dict(z_dim=512, width=512, fade=800_000, stabilize=800_000,
-                 batch_sizes={4: 128, 8: 128, 16: 128, 32: 64, 64: 32}, eval_n=10_000),
-    "quick": dict(z_dim=16, width=8, fade=256, stabilize=256, batch_sizes={4: 16, 8: 16, 16: 16, 32: 16, 64: 16},
-                  eval_n=200),
+    "cpu": {"z_dim": 128, "width": 32, "fade": 40_000, "stabilize": 40_000,
+                "batch_sizes": {4: 128, 8: 128, 16: 128, 32: 64, 64: 32}, "eval_n": 2000},
+    "full": {"z_dim": 512, "width": 512, "fade": 800_000, "stabilize": 800_000,
+                 "batch_sizes": {4: 128, 8: 128, 16: 128, 32: 64, 64: 32}, "eval_n": 10_000},
+    "quick": {"z_dim": 16, "width": 8, "fade": 256, "stabilize": 256,
+              "batch_sizes": {4: 16, 8: 16, 16: 16, 32: 16, 64: 16},
+                  "eval_n": 200},
 }
 
 
@@ -146,15 +147,15 @@ def main(argv: list[str] | None = None) -> int:
         f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     params = {k: sum(p.numel() for p in m.parameters()) for k, m in (("G", trainer.G), ("D", trainer.D))}
     lines = [f"Command: python bench/pggan.py {' '.join(argv if argv is not None else sys.argv[1:])}", "",
-             f"Device: {device}; torch {torch.__version__}. Data: {Path(args.data).name}, grown 4 -> "
-             f"{args.resolution}px, random flips.",
-             f"Sizes ({name}): z {preset['z_dim']}, widest layers {preset['width']} (G {params['G']:,} / D "
+             (f"Device: {device}; torch {torch.__version__}. Data: {Path(args.data).name}, grown 4 -> "
+             f"{args.resolution}px, random flips."),
+             (f"Sizes ({name}): z {preset['z_dim']}, widest layers {preset['width']} (G {params['G']:,} / D "
              f"{params['D']:,} parameters); {preset['fade']:,} images per fade-in and per stabilization; batch "
              f"size per resolution {batches}. Recipe otherwise `pggan`: WGAN-GP lambda 10, n_critic 1, drift 0.001, "
-             "Adam 1e-3 (0, 0.99), EMA 0.999, minibatch stddev group 4, Adam moments reset per resolution.",
-             f"Scores: EMA G, {eval_n:,} samples vs all {len(trainer.dataset):,} real images box-filtered to the "
+             "Adam 1e-3 (0, 0.99), EMA 0.999, minibatch stddev group 4, Adam moments reset per resolution."),
+             (f"Scores: EMA G, {eval_n:,} samples vs all {len(trainer.dataset):,} real images box-filtered to the "
              f"phase's resolution; extractor `{extractor.split('/')[-1]}`. Wall time {wall / 60:.1f} min "
-             "(evaluations included).", "",
+             "(evaluations included)."), "",
              "| phase | ends at step | kimg | s / 1k images | peak memory MiB | FID | KID |",
              "|---|---|---|---|---|---|---|"]
     for r in meter.rows:

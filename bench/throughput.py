@@ -180,19 +180,21 @@ def benchmark(args: argparse.Namespace) -> tuple[list[dict], list[tuple], str]:
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else (
         f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
     lines = [f"# Training throughput on {device_name}", "",
-             f"`python bench/throughput.py{' --full' if args.full else ' --quick' if args.quick else ''}`, "
+             (f"`python bench/throughput.py{' --full' if args.full else ' --quick' if args.quick else ''}`, "
              f"torch {torch.__version__}, data {Path(data).name}, {preset} sizes; real images D draws per second "
-             f"(batch x n_dis per G step), median of {args.rounds} alternating rounds of {args.steps} G steps.", "",
-             "| model | G / D params | batch x n_dis | precision | mode | steadygan img/s | hand-written img/s | "
-             "steadygan / hand |", "|---|---|---|---|---|---|---|---|"]
+             f"(batch x n_dis per G step), median of {args.rounds} alternating rounds of {args.steps} G steps."), "",
+             ("| model | G / D params | batch x n_dis | precision | mode | steadygan img/s | hand-written img/s | "
+             "steadygan / hand |"), "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['model']} | {r['params'][0] / 1e6:.2f}M / {r['params'][1] / 1e6:.2f}M | {r['batch']} x "
-                     f"{r['n_dis']} | {r['precision']} | {'compiled' if r['compiled'] else 'eager'} | {r['ours']:,.1f} | "
+                     f"{r['n_dis']} | {r['precision']} | {'compiled' if r['compiled'] else 'eager'} | "
+                     f"{r['ours']:,.1f} | "
                      f"{r['hand']:,.1f} | {r['ratio']:.3f} |")
     for name in MODELS:
         base = {(r["precision"], r["compiled"]): r["ours"] for r in rows if r["model"] == name}
-        lines.append(f"\n{name}: bf16 / fp32 {base[('bf16', False)] / base[('fp32', False)]:.2f}x" + (
-            f", compiled / eager {base[('fp32', True)] / base[('fp32', False)]:.2f}x" if ("fp32", True) in base else ""))
+        compiled = (f", compiled / eager {base[('fp32', True)] / base[('fp32', False)]:.2f}x"
+                    if ("fp32", True) in base else "")
+        lines.append(f"\n{name}: bf16 / fp32 {base[('bf16', False)] / base[('fp32', False)]:.2f}x{compiled}")
     lines += ["", "| model | loader threads | loader img/s | step consumes img/s | headroom |", "|---|---|---|---|---|"]
     for name, workers, rate, consumed in loaders:
         lines.append(f"| {name} | {workers} | {rate:,.0f} | {consumed:,.1f} | {rate / consumed:,.0f}x |")

@@ -27,8 +27,8 @@ def main() -> None:
     parser.add_argument("--only", choices=sorted(BUILTIN))
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    plans = {"digits": dict(source="digits", resolution=16, epochs=40, batch_size=64),
-             "mnist": dict(source=args.mnist, resolution=32, epochs=6, batch_size=128)}
+    plans = {"digits": {"source": "digits", "resolution": 16, "epochs": 40, "batch_size": 64},
+             "mnist": {"source": args.mnist, "resolution": 32, "epochs": 6, "batch_size": 128}}
     for name, plan in plans.items():
         if args.only and name != args.only:
             continue

@@ -6,9 +6,9 @@ A crash or Ctrl-C at any moment leaves either the old file or the new one, never
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from .errors import OutputError
 

@@ -8,7 +8,7 @@ cutout (a square of half the size).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

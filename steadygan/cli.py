@@ -107,8 +107,8 @@ def _compare(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from .metrics import evaluate_checkpoint, evaluate_folders
 
-    common = dict(metrics=args.metrics, n_real=args.n_real, extractor=args.extractor,
-                  inception_weights=args.inception_weights, device=args.device, progress=not args.no_progress)
+    common = {"metrics": args.metrics, "n_real": args.n_real, "extractor": args.extractor,
+                  "inception_weights": args.inception_weights, "device": args.device, "progress": not args.no_progress}
     if args.fake is not None:
         if args.checkpoint is not None or args.real is None:
             raise SteadyganError("give either a checkpoint, or --real A --fake B to compare two image sets")
@@ -300,13 +300,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "folders or zips with --real A --fake B. Metrics: fid, kid, is, pr, dc, modes.")
     evaluate.add_argument("checkpoint", nargs="?", help="a checkpoint (.safetensors) or a run folder")
     evaluate.add_argument("--metrics", default="fid", help="comma-separated (default fid), e.g. fid,kid,pr")
-    evaluate.add_argument("-n", "--n", type=_integer(2, MAX_EVAL_IMAGES), help="generated images (default 10000; all of --fake)")
+    evaluate.add_argument("-n", "--n", type=_integer(2, MAX_EVAL_IMAGES),
+                          help="generated images (default 10000; all of --fake)")
     evaluate.add_argument("--n-real", type=_integer(2, MAX_EVAL_IMAGES), help="real images (default all, up to 50000)")
     evaluate.add_argument("--real", help="reference images: a folder, zip or data source (default: the training data)")
     evaluate.add_argument("--real-split", default="", help="only this split of --real, e.g. test")
     evaluate.add_argument("--fake", help="generated images: a folder or zip (with --real)")
     evaluate.add_argument("--fake-split", default="")
-    evaluate.add_argument("--resolution", type=_integer(4, 1024), help="--real/--fake compared at this size (default: the real images')")
+    evaluate.add_argument("--resolution", type=_integer(4, 1024),
+                          help="--real/--fake compared at this size (default: the real images')")
     evaluate.add_argument("--extractor", default="auto",
                           help="auto (digit classifier for digit data, else inception), inception, or "
                                "classifier:NAME_OR_FILE (see train-classifier)")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, get_type_hints
+from typing import Any, get_type_hints
 
 import yaml
 
@@ -212,7 +213,7 @@ class Config:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]
+SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(Config)}
 
 
 def _describe_type(expected: Any) -> str:
@@ -259,18 +260,19 @@ def _coerce(value: Any, expected: Any, key: str) -> Any:
             raise wrong()
         coerced = {}
         for k, v in value.items():  # JSON (checkpoint metadata) turns integer keys into text
-            k = _from_text(k, key_type, key) if isinstance(k, str) else k
-            coerced[_coerce(k, key_type, key)] = _coerce(v, value_type, key)
+            typed = _from_text(k, key_type, key) if isinstance(k, str) else k
+            coerced[_coerce(typed, key_type, key)] = _coerce(v, value_type, key)
         return coerced
     if getattr(expected, "__origin__", None) is tuple:
         parts = expected.__args__
         if not isinstance(value, (list, tuple)) or len(value) != len(parts):
             raise wrong()
-        return tuple(_coerce(v, t, key) for v, t in zip(value, parts))
+        return tuple(_coerce(v, t, key) for v, t in zip(value, parts, strict=True))
     raise TypeError(f"unsupported config type {expected!r}")
 
 
-BOOLEAN_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+BOOLEAN_WORDS = {"true": True, "yes": True, "on": True, "1": True,
+                 "false": False, "no": False, "off": False, "0": False}
 
 
 def _scalar_from_text(text: str, expected: Any) -> Any:
@@ -295,9 +297,9 @@ def _from_text(text: str, expected: Any, key: str) -> Any:
     items = [item for item in inner.split(",") if item.strip()]
     try:
         if origin is tuple:
-            value: Any = [_scalar_from_text(item, t) for item, t in zip(items, expected.__args__)]
             if len(items) != len(expected.__args__):
                 raise ValueError(text)
+            value: Any = [_scalar_from_text(item, t) for item, t in zip(items, expected.__args__, strict=True)]
         elif origin is dict:
             pairs = [item.split(":") for item in items]
             if any(len(pair) != 2 for pair in pairs):

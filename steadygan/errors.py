@@ -38,5 +38,11 @@ class SteadyganWarning(UserWarning):
     """Something the user should know that does not stop the command (the CLI prints it as one line)."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none (for one-line errors)."""
+    message = str(exc).strip()
+    return message.splitlines()[0] if message else type(exc).__name__
+
+
 def warn(message: str) -> None:
     warnings.warn(message, SteadyganWarning, stacklevel=2)

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from torch import nn
 
 from .atomic import writable_folder
 from .config import Config, load_config
@@ -23,7 +22,7 @@ from .images import (
     save_gif,
     save_image,
 )
-from .models import build_models, check_model_size
+from .models import Discriminator, Generator, build_models, check_model_size
 from .sampling import generate, sample_latents, walk
 from .train.checkpoint import load_checkpoint, stored_config, unflatten
 from .train.growth import describe_step, set_phase_for_step
@@ -33,7 +32,7 @@ from .train.growth import describe_step, set_phase_for_step
 class LoadedGenerator:
     """A generator restored from a checkpoint, with what is needed to draw from it."""
 
-    generator: nn.Module
+    generator: Generator
     config: Config
     step: int
     data: dict[str, Any]  # kind, shape, num_classes, class_names, name
@@ -88,7 +87,7 @@ class LoadedGenerator:
         return make_grid(samples, nrow)
 
 
-def models_from_meta(meta: dict[str, Any], path: Path) -> tuple[Config, nn.Module, nn.Module]:
+def models_from_meta(meta: dict[str, Any], path: Path) -> tuple[Config, Generator, Discriminator]:
     """The config a checkpoint records (checked as a recipe is) and freshly built (untrained) G and D for it,
     once their size is known to fit this machine."""
     config = stored_config(meta, path)
@@ -111,8 +110,8 @@ def load_generator(checkpoint: str | Path, *, ema: bool = True, device: str = "c
     if not all(bool(torch.isfinite(p).all()) for p in generator.parameters()):
         raise CheckpointError(f"checkpoint '{path}' holds NaN/inf weights; draw from an earlier checkpoint")
     set_phase_for_step(config, int(meta["step"]), generator)  # a growing G renders at its last phase
-    target = resolve_device(device, key="--device")
-    return LoadedGenerator(generator.to(target).eval(), config, int(meta["step"]), meta["data"], path)
+    generator.to(resolve_device(device, key="--device")).eval()
+    return LoadedGenerator(generator, config, int(meta["step"]), meta["data"], path)
 
 
 MAX_GRID = 4096  # images in one grid PNG (64 x 64)
@@ -142,7 +141,7 @@ def sample(checkpoint: str | Path, n: int = 64, *, out: str | Path = "samples.pn
     for start in range(0, n, SEPARATE_BATCH):  # a batch at a time: memory does not grow with n
         chunk = slice(start, start + SEPARATE_BATCH)
         images = generate(loaded.generator, z[chunk], None if labels is None else labels[chunk])
-        for image, path in zip(images, paths[chunk]):
+        for image, path in zip(images, paths[chunk], strict=True):
             save_image(make_grid(image[None], padding=0), path, writer)
     return paths
 
@@ -189,7 +188,8 @@ def info(checkpoint: str | Path) -> dict[str, Any]:
         "path": str(path),
         "step": meta["step"],
         "data": meta["data"],
-        "parameters": {name: sum(p.numel() for p in model.parameters()) for name, model in zip("GD", models)},
+        "parameters": {name: sum(p.numel() for p in network.parameters())
+                       for name, network in zip("GD", models, strict=True)},
         "size_mb": round(path.stat().st_size / 2**20, 2),
         "config": meta["config"],
     }
@@ -218,6 +218,6 @@ def training_animation(run: str | Path, out: str | Path | None = None, frame_ms:
     if not frames:
         raise CheckpointError(f"none of the sample grids in '{run / 'samples'}' is readable")
     size = frames[-1].shape
-    frames = [f if f.shape == size else np.asarray(Image.fromarray(f).resize(size[1::-1], Image.NEAREST))
+    frames = [f if f.shape == size else np.asarray(Image.fromarray(f).resize(size[1::-1], Image.Resampling.NEAREST))
               for f in frames]
     return save_gif(frames, target, frame_ms, writer)

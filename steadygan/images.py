@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,8 +26,8 @@ def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -
     """Tile (N, C, H, W) images in [-1, 1] into one (H', W', C) uint8 array, `nrow` images a row."""
     tiles = to_uint8(images)
     n, h, w, c = tiles.shape
-    ncol = nrow or max(1, int(math.ceil(math.sqrt(n))))
-    nrows = int(math.ceil(n / ncol))
+    ncol = nrow or max(1, math.ceil(math.sqrt(n)))
+    nrows = math.ceil(n / ncol)
     grid = np.zeros((padding + nrows * (h + padding), padding + ncol * (w + padding), c), np.uint8)
     for i, tile in enumerate(tiles):
         r, q = divmod(i, ncol)

@@ -5,13 +5,16 @@ All of them take D's raw outputs (logits, critic values) and return a scalar to 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 
 from .config import LossConfig
+from .kinds import DOutput
 from .registry import Registry
 
-LOSSES: Registry[type["AdversarialLoss"]] = Registry("loss")
+LOSSES: Registry[type[AdversarialLoss]] = Registry("loss")
 
 
 class AdversarialLoss:
@@ -21,7 +24,7 @@ class AdversarialLoss:
     `state_dict`, so that checkpoints and resumed runs carry it.
     """
 
-    expects = "logits"  # the kind of D output it is defined on (see models.Architecture.output)
+    expects: ClassVar[DOutput] = "logits"  # the kind of D output it is defined on (see models.Architecture.output)
     label_targets = False  # whether D's targets are labels that loss.label_smoothing can soften
     boundary: float | None = 0.0  # D's output between "real" and "fake"; None: midway between the batch means
 
@@ -142,7 +145,7 @@ class BEGANLoss(AdversarialLoss):
     k += lambda_k (gamma L(x) - L(G(z))) in [0, 1]. M_global = L(x) + |gamma L(x) - L(G(z))| is the
     convergence measure the paper plots."""
 
-    expects = "energy"
+    expects: ClassVar[DOutput] = "energy"
 
     def __init__(self, cfg: LossConfig | None = None):
         super().__init__(cfg)

@@ -7,8 +7,8 @@ a `regularize:` config section into the lists the trainer runs, so the loop neve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn

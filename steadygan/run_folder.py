@@ -50,7 +50,8 @@ def next_run_folder(root: Path, name: str) -> Path:
         except FileExistsError:
             continue  # another process took this number first
         except OSError as exc:
-            raise RunFolderError(f"cannot create run folder '{folder}' ({exc.strerror}); give a writable --out") from None
+            message = f"cannot create run folder '{folder}' ({exc.strerror}); give a writable --out"
+            raise RunFolderError(message) from None
 
 
 class RunFolder:
@@ -81,7 +82,8 @@ class RunFolder:
         try:
             handle = open(path / LOCK_NAME, "a+")  # noqa: SIM115  (held open: the lock lasts as long as it)
         except OSError as exc:
-            raise RunFolderError(f"cannot write in run folder '{path}' ({exc.strerror}); give a writable --out") from None
+            message = f"cannot write in run folder '{path}' ({exc.strerror}); give a writable --out"
+            raise RunFolderError(message) from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable
+import itertools
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -56,7 +57,7 @@ def walk(keys: torch.Tensor, steps: int, mode: str = "slerp", closed: bool = Fal
     interpolate = INTERPOLATIONS.get(mode)
     points = torch.cat([keys, keys[:1]]) if closed else keys
     t = torch.linspace(0, 1, steps).unsqueeze(-1)
-    segments = [interpolate(a.unsqueeze(0), b.unsqueeze(0), t)[:-1] for a, b in zip(points[:-1], points[1:])]
+    segments = [interpolate(a.unsqueeze(0), b.unsqueeze(0), t)[:-1] for a, b in itertools.pairwise(points)]
     if not closed:
         segments.append(points[-1:])
     return torch.cat(segments)

@@ -1,5 +1,9 @@
 """Shared test helpers."""
 
+from pathlib import Path
+
+import pytest
+
 from steadygan.config import load_config
 from steadygan.train import Trainer
 
@@ -19,3 +23,35 @@ def tiny_config(out_dir, recipe="sngan-projection", **overrides):
 def tiny_trainer(out_dir, recipe="sngan-projection", **overrides):
     """A quiet Trainer (no progress bar, no TensorBoard) of `tiny_config`."""
     return Trainer(tiny_config(out_dir, recipe, **overrides), progress=False, tensorboard=False)
+
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "published-results.md"
+
+
+def _reference() -> str:
+    if not REFERENCE.is_file():
+        pytest.skip(f"{REFERENCE} is not beside the project")
+    return REFERENCE.read_text()
+
+
+def reference_text() -> str:
+    """../shared/reference/published-results.md, the source of the published figures the benchmarks print,
+    with its whitespace collapsed (for figures given in prose)."""
+    return " ".join(_reference().split())
+
+
+def reference_rows() -> list[list[str]]:
+    """The table rows of the same file, as lists of cells."""
+    return [[cell.strip() for cell in line.strip().strip("|").split("|")]
+            for line in _reference().splitlines() if line.startswith("| ") and "---" not in line]
+
+
+def numbers(cells: list[str]) -> list[float]:
+    """The numbers among table cells ('95.9%' is 95.9; '-' and words are left out)."""
+    found = []
+    for cell in cells:
+        try:
+            found.append(float(cell.rstrip("%")))
+        except ValueError:
+            continue
+    return found

@@ -11,7 +11,7 @@ def test_translation_is_a_zero_filled_shift_within_an_eighth():
     torch.manual_seed(0)
     x = torch.rand(8, 3, 16, 16) + 1  # no zeros, so the fill is visible
     out = translation(x)
-    for original, moved in zip(x, out):
+    for original, moved in zip(x, out, strict=True):
         matches = []
         for dy in range(-2, 3):
             for dx in range(-2, 3):
@@ -26,7 +26,7 @@ def test_cutout_zeroes_one_square_of_half_the_size_and_nothing_else():
     torch.manual_seed(1)
     x = torch.rand(16, 2, 16, 16) + 1
     out = cutout(x)
-    for original, cut in zip(x, out):
+    for original, cut in zip(x, out, strict=True):
         zero = (cut == 0).all(dim=0)
         rows, cols = zero.any(dim=1).nonzero(), zero.any(dim=0).nonzero()
         assert zero.sum() == len(rows) * len(cols) and len(rows) <= 8 and len(cols) <= 8  # a (clipped) square
@@ -50,5 +50,5 @@ def test_policy_is_differentiable_and_empty_policy_is_identity():
 
 
 def test_unknown_policy_names_the_choices():
-    with pytest.raises(ConfigError, match="unknown DiffAugment policy 'flip'.*color, translation, cutout"):
+    with pytest.raises(ConfigError, match=r"unknown DiffAugment policy 'flip'.*color, translation, cutout"):
         DiffAugment("color,flip")

@@ -6,7 +6,7 @@ from pathlib import Path
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import pggan  # noqa: E402
+import pggan
 
 
 def test_quick_run_reports_speed_memory_and_fid_for_every_phase(tmp_path):

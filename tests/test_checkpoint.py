@@ -65,9 +65,9 @@ def test_foreign_safetensors_file_is_refused(tmp_path):
 
 
 def test_missing_and_newer_checkpoints(tmp_path):
-    with pytest.raises(CheckpointError, match="checkpoint '.*nope.safetensors' does not exist"):
+    with pytest.raises(CheckpointError, match=r"checkpoint '.*nope.safetensors' does not exist"):
         ckpt.load_checkpoint(tmp_path / "nope.safetensors")
-    with pytest.raises(CheckpointError, match="run folder .* holds no checkpoint"):
+    with pytest.raises(CheckpointError, match=r"run folder .* holds no checkpoint"):
         ckpt.load_checkpoint(tmp_path)
     from safetensors.torch import save_file
 

@@ -21,8 +21,8 @@ from steadygan.train.metrics_log import read_records
 
 TINY = ["model.g_width=8", "model.d_width=8", "model.z_dim=16", "optim.batch_size=8", "train.log_every=2",
         "train.num_samples=8", "doctor.monitor_samples=16", "train.checkpoint_every=1000"]
-RUN = dict(data="digits", recipes="dcgan,wgan-gp+optim.n_dis=2", budget=160, overrides=TINY, resolution=16,
-           eval_n=50, points=2, progress=False)
+RUN = {"data": "digits", "recipes": "dcgan,wgan-gp+optim.n_dis=2", "budget": 160, "overrides": TINY, "resolution": 16,
+           "eval_n": 50, "points": 2, "progress": False}
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_a_bad_variant_fails_before_any_training(tmp_path):
     with pytest.raises(ConfigError, match="not_a_field"):
         plan_comparison(parse_variants("sngan,dcgan+model.not_a_field=1"), data="digits", budget=100, out=tmp_path)
     assert not any(tmp_path.iterdir())
-    with pytest.raises(ConfigError, match="different resolutions.*dcgan 16px.*give --resolution"):
+    with pytest.raises(ConfigError, match=r"different resolutions.*dcgan 16px.*give --resolution"):
         plan_comparison(parse_variants("dcgan,sngan"), data="digits", budget=100, out=tmp_path)
 
 
@@ -93,7 +93,7 @@ def test_markdown_table_states_the_protocol_and_the_final_scores(comparison):
     assert "classifier:digits" in text
     rows = [line.split("|")[1:-1] for line in text.splitlines() if line.startswith("| ") and "variant" not in line]
     assert [r[0].strip() for r in rows] == ["dcgan", "wgan-gp+optim.n_dis=2"]
-    for row, plan in zip(rows, comparison.plans):
+    for row, plan in zip(rows, comparison.plans, strict=True):
         final = json.loads((plan.out_dir / "evaluation.json").read_text())
         assert final["step"] == plan.steps
         assert row[1].strip() == str(plan.steps) and row[4].strip(" *") == f"{final['scores']['fid']:.4g}"
@@ -186,7 +186,8 @@ def test_report_renders_its_table_plots_and_grids_in_chromium(comparison, tmp_pa
     page = tmp_path / "probe.html"
     page.write_text(comparison.html.read_text().replace("</body>", PROBE + "</body>"))
     common = [browser, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    dom = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120,
+                         check=False).stdout
     probe = json.loads(re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)[1].replace("&quot;", '"'))
 
     assert [row[0] for row in probe["metricRows"]] == ["dcgan", "wgan-gp+optim.n_dis=2"]

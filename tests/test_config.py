@@ -39,7 +39,8 @@ def test_round_trip_through_dict():
 
 @pytest.mark.parametrize("override, message", [
     ("optim.lrr=1", "unknown config key 'optim.lrr'; valid keys in 'optim': batch_size, g_lr, d_lr"),
-    ("optimizer.lr=1", "unknown config section 'optimizer'; valid sections: data, model, loss, optim, regularize, growth, doctor, train"),
+    ("optimizer.lr=1",
+     "unknown config section 'optimizer'; valid sections: data, model, loss, optim, regularize, growth, doctor, train"),
     ("train.steps=many", "config key 'train.steps' expects an integer, got 'many'"),
     ("train.steps=1.5", "config key 'train.steps' expects an integer, got '1.5'"),
     ("data.hflip=3", "config key 'data.hflip' expects true or false, got '3'"),
@@ -56,16 +57,17 @@ def test_bad_overrides_name_the_problem(override, message):
 
 
 def test_unknown_recipe_lists_the_recipes(tmp_path):
-    with pytest.raises(ConfigError, match="unknown recipe 'sngna'; choose one of: began, dcgan, lsgan, pggan, sngan, sngan-projection, toy2d, toy2d-stable, ttur, unrolled, wgan, wgan-gp"):
+    with pytest.raises(ConfigError, match=r"unknown recipe 'sngna'; choose one of: began, dcgan, lsgan, pggan, sngan, "
+                                          r"sngan-projection, toy2d, toy2d-stable, ttur, unrolled, wgan, wgan-gp"):
         load_config("sngna")
-    with pytest.raises(ConfigError, match="recipe file .* does not exist"):
+    with pytest.raises(ConfigError, match=r"recipe file .* does not exist"):
         load_config(str(tmp_path / "mine.yaml"))
 
 
 def test_recipe_file_with_unknown_key(tmp_path):
     recipe = tmp_path / "mine.yaml"
     recipe.write_text("model:\n  arch: dcgan\n  widht: 32\n")
-    with pytest.raises(ConfigError, match="unknown config key 'model.widht'"):
+    with pytest.raises(ConfigError, match=r"unknown config key 'model.widht'"):
         load_config(str(recipe))
     recipe.write_text("model: [1, 2\n")
     with pytest.raises(ConfigError, match="is not valid YAML"):
@@ -81,7 +83,8 @@ def test_yaml_exponent_without_dot_is_a_float(tmp_path):
 def test_override_values_are_read_by_the_type_of_their_key():
     assert parse_override("data.source=photos #1") == ("data", "source", "photos #1")
     config = apply_overrides(Config(), [
-        "data.source=photos #1", "train.out_dir= x #2 ", "data.split=2020", "data.cache_dir=~/a: b", "train.eval_metrics=fid,kid",
+        "data.source=photos #1", "train.out_dir= x #2 ", "data.split=2020", "data.cache_dir=~/a: b",
+        "train.eval_metrics=fid,kid",
         "model.conditional=false", "data.hflip=yes", "optim.g_betas=[0,0.9]", "optim.d_betas=0.5, 0.99",
         "growth.batch_sizes={4: 16, 8: 8}", "optim.g_lr=2e-4", "train.steps=1_000"])
     assert (config.data.source, config.train.out_dir, config.data.split) == ("photos #1", " x #2 ", "2020")

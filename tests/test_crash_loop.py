@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from steadygan.train import load_checkpoint
@@ -60,6 +61,7 @@ def records(run):
     return [(r["step"], r["d_loss"], r["g_loss"], r["d_real"], r["d_fake"]) for r in lines if "d_loss" in r]
 
 
+@pytest.mark.slow
 def test_sigkill_again_and_again_then_resume_equals_an_uninterrupted_run(tmp_path):
     straight = tmp_path / "straight"
     process = start("--out", str(straight), *SETTINGS)

@@ -9,8 +9,7 @@ import torch
 from PIL import Image
 
 from steadygan.config import DataConfig
-from steadygan.data import BatchStream, build_dataset, sample_mixture, toy_centres
-from steadygan.data import sources
+from steadygan.data import BatchStream, build_dataset, sample_mixture, sources, toy_centres
 from steadygan.errors import DataError
 
 
@@ -140,15 +139,17 @@ def test_batch_stream_is_reproducible_resumable_and_covers_each_epoch():
     assert np.bincount(seen, minlength=10).tolist() == np.bincount(data.labels[:1700] * 0 + data.labels[
         np.random.default_rng((3, 0)).permutation(1797)[:1700]], minlength=10).tolist()
     a = BatchStream(data, 100, seed=3)
-    for _ in range(20):
+    for _ in range(30):  # 13 batches into the second epoch
         a.next()
     b = BatchStream(data, 100, seed=3)
     b.load_state_dict(a.state_dict())
-    for _ in range(5):  # crosses into the third epoch
+    epochs = [b.state_dict()["epoch"]]
+    for _ in range(25):  # the resumed stream crosses two epoch boundaries, into the fourth epoch
         xa, ya = a.next()
         xb, yb = b.next()
-        assert torch.equal(xa, xb) and torch.equal(ya, yb)
-    assert a.state_dict()["epoch"] == 1
+        assert torch.equal(xa, xb) and torch.equal(ya, yb) and a.state_dict() == b.state_dict()
+        epochs.append(b.state_dict()["epoch"])
+    assert sorted(set(epochs)) == [1, 2, 3] and epochs == sorted(epochs)
 
 
 def test_batch_threads_serve_the_same_batches_and_resume_state(tmp_path):
@@ -236,10 +237,11 @@ def test_bad_data_is_a_one_line_error_naming_the_fix(tmp_path, make, kwargs, mes
 def test_labels_csv_that_matches_no_file(tmp_path):
     solid(tmp_path / "img" / "a.png", (0, 0, 0))
     (tmp_path / "labels.csv").write_text("file,label\na.png,1\n")
-    with pytest.raises(DataError, match="must hold paths relative to the csv, like img/a.png"):
+    with pytest.raises(DataError, match=r"must hold paths relative to the csv, like img/a.png"):
         load(tmp_path)
 
 
 def test_batch_larger_than_the_data():
-    with pytest.raises(DataError, match="batch size 2000 is larger than the data set \\(1797 items\\); lower optim.batch_size"):
+    with pytest.raises(DataError,
+                       match=r"batch size 2000 is larger than the data set \(1797 items\); lower optim.batch_size"):
         BatchStream(load("digits"), 2000)

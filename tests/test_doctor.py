@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import tiny_config
 from steadygan.cli import main
 from steadygan.config import load_config
 from steadygan.data.stream import BatchStream
@@ -15,7 +16,6 @@ from steadygan.errors import TrainingDiverged
 from steadygan.losses import build_loss
 from steadygan.train import Trainer
 from steadygan.train.doctor import RULES, diagnose, lipschitz_estimate, pairwise_diversity
-from helpers import tiny_config
 
 
 def doctor_run(out_dir, **overrides):
@@ -99,7 +99,7 @@ def test_divergence_rolls_back_and_the_run_still_finishes(tmp_path):
 def test_divergence_beyond_the_rollbacks_allowed_stops_with_a_clear_error(tmp_path):
     trainer = doctor_run(tmp_path, **{"optim.g_lr": 1e30, "optim.d_lr": 1e30, "doctor.max_rollbacks": 1,
                                       "train.log_every": 2})
-    with pytest.raises(TrainingDiverged, match="after 1 rollback\\(s\\); lower optim.g_lr and optim.d_lr"):
+    with pytest.raises(TrainingDiverged, match=r"after 1 rollback\(s\); lower optim.g_lr and optim.d_lr"):
         trainer.fit()
     assert (tmp_path / "checkpoints" / "last.safetensors").is_file()  # the last good state is kept
 

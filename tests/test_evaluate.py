@@ -1,6 +1,7 @@
 """Evaluation end to end: extractors, stacked digits and their modes, checkpoints, folders, the CLI,
 and evaluation during training with the best checkpoint kept."""
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -9,20 +10,27 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import tiny_config
 from steadygan import cli
 from steadygan.config import DataConfig
 from steadygan.data import build_dataset
 from steadygan.data.sources import STACKED_COUNT, list_source
 from steadygan.errors import CheckpointError, ConfigError
 from steadygan.images import make_grid, save_image
-from steadygan.metrics import (Evaluator, build_extractor, evaluate_checkpoint, evaluate_folders, extract,
-                               fid_from_stats, load_classifier, stacked_modes)
+from steadygan.metrics import (
+    Evaluator,
+    build_extractor,
+    evaluate_checkpoint,
+    evaluate_folders,
+    extract,
+    fid_from_stats,
+    load_classifier,
+    stacked_modes,
+)
 from steadygan.metrics.classifier import classify_accuracy, labelled_images
 from steadygan.metrics.features import ChannelwiseClassifier, default_extractor
 from steadygan.metrics.modes import triple_histogram
 from steadygan.train import Trainer, load_checkpoint
-
-from helpers import tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +56,9 @@ def test_auto_extractor_follows_the_data():
     assert default_extractor("digits") == "classifier:digits"
     assert default_extractor("stacked:digits") == "classifier:digits"
     assert default_extractor("photos/") == "inception"
-    with pytest.raises(ConfigError, match="unknown feature extractor 'vgg'.*classifier:NAME_OR_FILE"):
+    with pytest.raises(ConfigError, match=r"unknown feature extractor 'vgg'.*classifier:NAME_OR_FILE"):
         build_extractor("vgg")
-    with pytest.raises(CheckpointError, match="does not exist.*train-classifier"):
+    with pytest.raises(CheckpointError, match=r"does not exist.*train-classifier"):
         build_extractor("classifier:/no/such/file.safetensors")
 
 
@@ -65,7 +73,7 @@ def test_fid_of_a_set_with_itself_is_zero_and_grows_with_noise(digits):
         fake = extract(extractor, iter(noisy.split(200)), 600, progress=False)
         fids.append(fid_from_stats(real.stats, fake.stats))
     assert abs(fids[0]) < 1e-6
-    assert all(b > a for a, b in zip(fids, fids[1:])), fids
+    assert all(b > a for a, b in itertools.pairwise(fids)), fids
 
 
 def test_stacked_digits_are_three_labelled_digits_as_channels():
@@ -104,6 +112,7 @@ def test_mode_count_and_kl_by_hand():
     assert two.kl == pytest.approx(0.75 * np.log(750) + 0.25 * np.log(250))
 
 
+@pytest.mark.slow
 def test_real_data_has_all_modes_and_zero_scores_against_itself():
     """The real stacked digits score as a perfect generator would: 1,000 modes, KL near 0."""
     stacked = build_dataset(DataConfig(source="stacked:digits", resolution=16), progress=False)
@@ -135,7 +144,7 @@ def test_evaluate_a_checkpoint_with_every_metric_and_a_cached_real_side(digits_r
 def test_evaluate_rejects_what_it_cannot_measure(digits_run):
     with pytest.raises(ConfigError, match="unknown metric 'fdi'; choose one of: dc, fid, is, kid, modes, pr"):
         evaluate_checkpoint(digits_run, "fdi", n=10, progress=False)
-    with pytest.raises(ConfigError, match="counts the 1,000 modes of stacked digits.*stacked:digits"):
+    with pytest.raises(ConfigError, match=r"counts the 1,000 modes of stacked digits.*stacked:digits"):
         evaluate_checkpoint(digits_run, "modes", n=10, progress=False)
 
 
@@ -171,7 +180,8 @@ def test_cli_evaluate_prints_scores_and_protocol(digits_run, digits, tmp_path, c
 @pytest.mark.parametrize("args, message", [
     (["evaluate"], "nothing to evaluate: give a checkpoint"),
     (["evaluate", "--fake", "x"], "give either a checkpoint, or --real A --fake B"),
-    (["evaluate", "--real", "{samples}", "--fake", "{samples}", "--extractor", "inception", "--inception-weights", "/no/w.pth"],
+    (["evaluate", "--real", "{samples}", "--fake", "{samples}", "--extractor", "inception",
+      "--inception-weights", "/no/w.pth"],
      "Inception weights file '/no/w.pth' does not exist; download https://github.com/mseitzer"),
     (["evaluate", "{run}", "--metrics", "fid", "-n", "1"], "argument -n/--n: must be from 2 to 200,000, got 1"),
     (["train-classifier", "--data", "digits", "--out", "c.safetensors", "--resolution", "12"], "multiple of 8"),
@@ -227,4 +237,5 @@ def test_mode_count_reading_the_extractor_equals_running_the_classifier_itself()
     with_fid = Evaluator("modes,fid", stacked, "stacked:digits", n=1000, n_real=500, progress=False)
     assert alone.extractor is None and with_fid.extractor is not None
     counted = [e.score(iter(images.split(250)), 1000).scores for e in (alone, with_fid)]
-    assert counted[0]["modes"] == counted[1]["modes"] and counted[0]["modes_kl"] == pytest.approx(counted[1]["modes_kl"])
+    assert counted[0]["modes"] == counted[1]["modes"]
+    assert counted[0]["modes_kl"] == pytest.approx(counted[1]["modes_kl"])

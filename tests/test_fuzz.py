@@ -4,10 +4,13 @@ checkpoints each end in success or in one `steadygan: error:` line (bench/fuzz.p
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import fuzz
 
 
+@pytest.mark.slow
 def test_every_fuzzed_input_ends_in_success_or_one_line():
     failures = []
     outcomes = fuzz.fuzz(configs=60, files=40, seed=1, log=failures.append)

@@ -7,14 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from helpers import tiny_config
 from steadygan.config import from_dict, load_config, validate
 from steadygan.data.cache import box_downsampled
 from steadygan.errors import ConfigError
 from steadygan.generate import load_generator, training_animation
-from steadygan.train import Trainer, load_checkpoint
 from steadygan.sampling import generate, sample_latents
+from steadygan.train import Trainer, load_checkpoint
 from steadygan.train.growth import growth_segments, phase_at
-from helpers import tiny_config
 
 
 def growing(out_dir, **overrides):
@@ -157,15 +157,15 @@ def test_sample_grids_at_data_resolution_and_growth_video(tmp_path):
 def test_growth_settings_are_checked():
     with pytest.raises(ConfigError, match="growth section applies to progressive architectures"):
         validate(load_config("dcgan", ["growth.fade_images=10"]))
-    with pytest.raises(ConfigError, match="'growth.start_resolution' is 6; it must be a power of two from 4"):
+    with pytest.raises(ConfigError, match=r"'growth.start_resolution' is 6; it must be a power of two from 4"):
         validate(tiny_config("x", "pggan", **{"growth.start_resolution": 6}))
-    with pytest.raises(ConfigError, match="growth.start_resolution=32 must be a power of two from 4 up to data.res"):
+    with pytest.raises(ConfigError, match=r"growth.start_resolution=32 must be a power of two from 4 up to data.res"):
         validate(tiny_config("x", "pggan", **{"growth.start_resolution": 32}))
-    with pytest.raises(ConfigError, match="growth.batch_sizes maps resolutions"):
+    with pytest.raises(ConfigError, match=r"growth.batch_sizes maps resolutions"):
         validate(tiny_config("x", "pggan", **{"growth.batch_sizes": "{6: 8}"}))
     with pytest.raises(ConfigError, match=r"'growth.batch_sizes' is \{8: 0\}; each number must be in \[1, 65536\]"):
         validate(tiny_config("x", "pggan", **{"growth.batch_sizes": "{8: 0}"}))
     with pytest.raises(ConfigError, match="expects a mapping"):
         tiny_config("x", "pggan", **{"growth.batch_sizes": "[1, 2]"})
-    with pytest.raises(ConfigError, match="model.arch=pggan does not take model.minibatch_stddev"):
+    with pytest.raises(ConfigError, match=r"model.arch=pggan does not take model.minibatch_stddev"):
         Trainer(tiny_config("x", "pggan", **{"model.minibatch_stddev": "true"}), progress=False, tensorboard=False)

@@ -62,7 +62,7 @@ def random_state(seed=0):
     state = {}
     for key, shape in published_layout().items():
         value = torch.randn(shape, generator=generator) * 0.05
-        if key.endswith("running_var") or key.endswith("bn.weight"):
+        if key.endswith(("running_var", "bn.weight")):
             value = value.abs() + 0.5
         state[key] = value
     return state
@@ -118,11 +118,11 @@ def test_tensorflow_average_pool_leaves_the_padding_out():
 
 def test_weights_file_path_missing_or_wrong_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv("STEADYGAN_INCEPTION_WEIGHTS", raising=False)
-    with pytest.raises(WeightsError, match="does not exist; download .* or pass its path"):
+    with pytest.raises(WeightsError, match=r"does not exist; download .* or pass its path"):
         inception.fid_weights_file(tmp_path / "nope.pth")
     foreign = tmp_path / "other.pth"
     foreign.write_bytes(b"not the weights")
-    with pytest.raises(WeightsError, match="has sha256 .* not that of pt_inception"):
+    with pytest.raises(WeightsError, match=r"has sha256 .* not that of pt_inception"):
         inception.fid_weights_file(foreign)
     with pytest.raises(WeightsError, match="not in the cache"):
         inception.fid_weights_file(allow_download=False)

@@ -5,8 +5,15 @@ import pytest
 import scipy.linalg
 import torch
 
-from steadygan.metrics.scores import (GaussianStats, density_coverage, fid_from_stats, frechet_distance,
-                                      inception_score, kernel_inception_distance, precision_recall)
+from steadygan.metrics.scores import (
+    GaussianStats,
+    density_coverage,
+    fid_from_stats,
+    frechet_distance,
+    inception_score,
+    kernel_inception_distance,
+    precision_recall,
+)
 
 
 def random_gaussian(rng, dim):
@@ -86,7 +93,7 @@ def test_precision_recall_are_one_for_identical_sets_and_fall_as_they_separate()
     assert precision_recall(real, real.copy()) == (1.0, 1.0)
     fake = rng.normal(size=(500, 4))
     values = [precision_recall(real, fake + shift) for shift in (0.0, 1.0, 2.0, 4.0, 8.0)]
-    precisions, recalls = zip(*values)
+    precisions, recalls = zip(*values, strict=True)
     assert list(precisions) == sorted(precisions, reverse=True) and precisions[-1] == 0.0
     assert list(recalls) == sorted(recalls, reverse=True) and recalls[-1] == 0.0
     assert precisions[0] > 0.8 and recalls[0] > 0.8

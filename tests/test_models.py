@@ -70,7 +70,7 @@ def test_began_discriminator_outputs_reconstruction_errors(resolution):
     errors = D(images)
     by_hand = (D.reconstruct(images) - images).abs().mean(dim=(1, 2, 3))
     assert errors.shape == (3,) and torch.allclose(errors, by_hand) and D.features(images).shape == (3, 8)
-    with pytest.raises(ConfigError, match="auto-encoder D: it supports neither model.conditional"):
+    with pytest.raises(ConfigError, match=r"auto-encoder D: it supports neither model.conditional"):
         build_models(ModelConfig(arch="began", minibatch_stddev=True), resolution=16, channels=3)
 
 
@@ -121,17 +121,19 @@ def test_mlp_pair_for_points():
 
 
 @pytest.mark.parametrize("cfg, kwargs, message", [
-    (ModelConfig(arch="dcgan", conditional=True), dict(resolution=16, channels=3),
+    (ModelConfig(arch="dcgan", conditional=True), {"resolution": 16, "channels": 3},
      "model.conditional=true needs labelled data"),
-    (ModelConfig(arch="sngan_cnn"), dict(resolution=48, channels=3), "supports data.resolution 16, 32, 64, 128; got 48"),
-    (ModelConfig(arch="mlp"), dict(resolution=16, channels=3), "model.arch=mlp is for 2-D point data"),
-    (ModelConfig(arch="dcgan"), dict(resolution=16, channels=2, data_kind="points"),
+    (ModelConfig(arch="sngan_cnn"), {"resolution": 48, "channels": 3},
+     "supports data.resolution 16, 32, 64, 128; got 48"),
+    (ModelConfig(arch="mlp"), {"resolution": 16, "channels": 3}, "model.arch=mlp is for 2-D point data"),
+    (ModelConfig(arch="dcgan"), {"resolution": 16, "channels": 2, "data_kind": "points"},
      "model.arch=dcgan is for images but the data are 2-D points; use model.arch=mlp"),
-    (ModelConfig(arch="mlp", conditional=True), dict(resolution=0, channels=2, data_kind="points"),
+    (ModelConfig(arch="mlp", conditional=True), {"resolution": 0, "channels": 2, "data_kind": "points"},
      "model.conditional=true needs labelled data"),
-    (ModelConfig(arch="mlp", conditional=True), dict(resolution=0, channels=2, num_classes=8, data_kind="points"),
+    (ModelConfig(arch="mlp", conditional=True),
+     {"resolution": 0, "channels": 2, "num_classes": 8, "data_kind": "points"},
      "model.arch=mlp has no class-conditional variant; set model.conditional=false"),
-    (ModelConfig(arch="biggan9"), dict(resolution=16, channels=3), "unknown architecture 'biggan9'; choose one of"),
+    (ModelConfig(arch="biggan9"), {"resolution": 16, "channels": 3}, "unknown architecture 'biggan9'; choose one of"),
 ])
 def test_model_config_errors(cfg, kwargs, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
@@ -166,7 +168,7 @@ def test_generate_uses_running_statistics_and_leaves_them_and_the_mode_alone():
     stats = [b.clone() for b in G.buffers()]
     z = torch.randn(10, 8)
     out = generate(G, z, batch_size=4)
-    assert G.training and all(torch.equal(a, b) for a, b in zip(stats, G.buffers()))
+    assert G.training and all(torch.equal(a, b) for a, b in zip(stats, G.buffers(), strict=True))
     with torch.no_grad():
         expected = G.eval()(z)
     assert torch.allclose(out, expected)  # batches of 4 give what one eval-mode pass gives

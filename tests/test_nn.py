@@ -9,9 +9,19 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-from steadygan.nn import (ConditionalBatchNorm2d, EqualizedConv2d, EqualizedLinear, MinibatchDiscrimination,
-                          MinibatchStdDev, PixelNorm, ProjectionHead, apply_spectral_norm, make_norm, spectral_norm,
-                          spectral_norm_of)
+from steadygan.nn import (
+    ConditionalBatchNorm2d,
+    EqualizedConv2d,
+    EqualizedLinear,
+    MinibatchDiscrimination,
+    MinibatchStdDev,
+    PixelNorm,
+    ProjectionHead,
+    apply_spectral_norm,
+    make_norm,
+    spectral_norm,
+    spectral_norm_of,
+)
 
 
 @pytest.mark.parametrize("make", [lambda: nn.Linear(20, 30), lambda: nn.Conv2d(3, 16, 3),
@@ -21,7 +31,7 @@ def test_spectral_norm_converges_to_the_largest_singular_value(make):
     layer = spectral_norm(make(), n_power_iterations=1)
     raw = layer.parametrizations.weight.original.detach()
     for _ in range(200):  # each training-mode access refines u by one power iteration
-        layer.weight
+        _ = layer.weight
     sigma = torch.linalg.svdvals(raw.flatten(1))
     assert spectral_norm_of(layer).sigma(raw).item() == pytest.approx(sigma[0].item(), rel=1e-4)
     assert torch.linalg.svdvals(layer.weight.detach().flatten(1))[0].item() == pytest.approx(1.0, abs=1e-4)
@@ -162,7 +172,7 @@ def test_minibatch_stddev_variance_form_by_hand():
     out = MinibatchStdDev(group_size=4, statistic="variance")(x)
     expected = x[[0, 2, 4, 6]].var(dim=0, unbiased=False).mean()
     assert out.shape == (8, 4, 4, 4) and torch.allclose(out[0, 3], expected.expand(4, 4), atol=1e-5)
-    with pytest.raises(ValueError, match="std.*variance"):
+    with pytest.raises(ValueError, match=r"std.*variance"):
         MinibatchStdDev(statistic="range")
 
 

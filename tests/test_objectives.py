@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import tiny_config
 from steadygan.losses import build_loss
 from steadygan.train import Trainer
 from steadygan.train.objectives import feature_matching, lookahead_critic
-from helpers import tiny_config
 
 
 def small_d():

@@ -52,7 +52,7 @@ def test_set_phase_is_the_default_of_every_call():
     assert torch.equal(G(z), G(z, depth=2, alpha=0.3))
     images = G(z)
     assert images.shape[-1] == 16 and torch.equal(D(images), D(images, depth=2, alpha=0.3))
-    with pytest.raises(ValueError, match="outside depth 0..3"):
+    with pytest.raises(ValueError, match=r"outside depth 0..3"):
         G.set_phase(4)
 
 

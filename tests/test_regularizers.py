@@ -5,8 +5,18 @@ import torch
 from torch import nn
 
 from steadygan.config import RegularizeConfig
-from steadygan.regularizers import (DiscriminatorBatch, DriftPenalty, GradientPenalty, OrthogonalRegularization,
-                                    R1Penalty, R2Penalty, WeightClipping, build_regularizers, orthogonal_init)
+from steadygan.regularizers import (
+    DiscriminatorBatch,
+    DriftPenalty,
+    GradientPenalty,
+    OrthogonalRegularization,
+    R1Penalty,
+    R2Penalty,
+    WeightClipping,
+    build_regularizers,
+    orthogonal_init,
+)
+
 
 @pytest.fixture(autouse=True, scope="module")
 def double_precision():
@@ -69,7 +79,8 @@ def test_r1_and_r2_on_a_linear_critic_by_hand():
     D = nn.Linear(3, 1)
     with torch.no_grad():
         D.weight.copy_(torch.tensor([[1.0, 2.0, 2.0]]))  # |grad| = 3 everywhere
-    critic = lambda x, y: D(x).squeeze(1)
+    def critic(x, y):
+        return D(x).squeeze(1)
     batch = batch_for(critic, torch.randn(5, 3), torch.randn(5, 3))
     assert R1Penalty(10.0)(batch).item() == pytest.approx(0.5 * 10 * 9)
     assert R2Penalty(2.0)(batch).item() == pytest.approx(0.5 * 2 * 9)

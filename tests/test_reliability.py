@@ -13,9 +13,9 @@ import zipfile
 import numpy as np
 import pytest
 import torch
-from helpers import tiny_config
 from PIL import Image
 
+from helpers import tiny_config
 from steadygan import cli
 from steadygan.config import load_config
 from steadygan.data.sources import decode_entry, list_source
@@ -443,10 +443,10 @@ def test_a_header_only_labels_csv_says_it_has_no_rows(tmp_path):
     (folder / "a").mkdir(parents=True)
     Image.new("RGB", (8, 8)).save(folder / "a" / "x.png")
     (folder / "labels.csv").write_text("file,label\n")
-    with pytest.raises(DataError, match="labels.csv' has a header but no rows"):
+    with pytest.raises(DataError, match=r"labels.csv' has a header but no rows"):
         list_source(str(folder), "auto", "")
     (folder / "labels.csv").write_text("file,label\na/x.png\n")
-    with pytest.raises(DataError, match="line 2 of .*labels.csv' has no file or no label"):
+    with pytest.raises(DataError, match=r"line 2 of .*labels.csv' has no file or no label"):
         list_source(str(folder), "auto", "")
     (folder / "labels.csv").write_bytes(b"file,label\na/x.png,\xff\n")
     with pytest.raises(DataError, match="is not UTF-8 text"):
@@ -480,13 +480,13 @@ def test_the_doctor_suggests_only_settings_the_run_accepts(recipe, refused):
 def test_label_smoothing_is_refused_where_it_would_do_nothing():
     from steadygan.config import validate
 
-    with pytest.raises(ConfigError, match="loss.name=hinge has none: set loss.label_smoothing=none"):
+    with pytest.raises(ConfigError, match=r"loss.name=hinge has none: set loss.label_smoothing=none"):
         validate(load_config("sngan", ["loss.label_smoothing=one_sided"]))
 
 
 def test_a_file_where_the_run_folder_should_be_is_refused(tmp_path):
     (tmp_path / "f.txt").write_text("x")
-    with pytest.raises(OutputError, match="--out: '.*f.txt' is a file, not a folder"):
+    with pytest.raises(OutputError, match=r"--out: '.*f.txt' is a file, not a folder"):
         RunFolder.claim(tmp_path / "f.txt", fresh=True)
     assert (tmp_path / "f.txt").read_text() == "x"
 
@@ -537,5 +537,5 @@ def test_a_split_where_there_are_none_is_refused(source):
     from steadygan.config import DataConfig
     from steadygan.data import build_dataset
 
-    with pytest.raises(DataError, match="data.split=train does not apply to"):
+    with pytest.raises(DataError, match=r"data.split=train does not apply to"):
         build_dataset(DataConfig(source=source, split="train"), progress=False)

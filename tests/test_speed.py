@@ -5,14 +5,13 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import tiny_config, tiny_trainer
 from steadygan.config import load_config
 from steadygan.errors import ConfigError
 from steadygan.nn import apply_spectral_norm
 from steadygan.regularizers import DiscriminatorBatch, GradientPenalty
 from steadygan.train import Trainer
 from steadygan.train.speed import Precision, compile_networks, resolve_precision
-
-from helpers import tiny_config, tiny_trainer
 
 
 def test_auto_picks_fp32_contiguous_and_eager_on_a_cpu(tmp_path):
@@ -50,8 +49,8 @@ def test_bf16_training_reduces_losses_in_float32_and_stays_close_to_fp32(tmp_pat
     runs = {}
     for precision in ("fp32", "bf16"):
         trainer = tiny_trainer(tmp_path / precision, "wgan-gp", **{"train.precision": precision, "train.steps": 3})
-        seen = []
-        trainer.D.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+        seen: list[torch.dtype] = []
+        trainer.D.register_forward_hook(lambda module, args, out, seen=seen: seen.append(out.dtype))
         trainer.fit()
         runs[precision] = trainer
         assert set(seen) == ({torch.float32} if precision == "fp32" else {torch.bfloat16, torch.float32})
@@ -72,7 +71,7 @@ def test_fp16_scales_losses_and_resumes_with_its_scaler(tmp_path):
     resumed = Trainer.resume(tmp_path / "split", ["train.steps=6"], progress=False, tensorboard=False)
     assert resumed.precision.scalers["D"].get_scale() == first.precision.scalers["D"].get_scale()
     resumed.fit()
-    for a, b in zip(whole.G.state_dict().values(), resumed.G.state_dict().values()):
+    for a, b in zip(whole.G.state_dict().values(), resumed.G.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
 
@@ -85,7 +84,7 @@ def test_channels_last_changes_the_layout_not_the_result(tmp_path):
     conv = next(m for m in runs["channels_last"].D.modules() if isinstance(m, nn.Conv2d) and m.in_channels > 1)
     assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
     assert "channels_last" in runs["channels_last"].describe_speed()
-    for a, b in zip(runs["contiguous"].G.parameters(), runs["channels_last"].G.parameters()):
+    for a, b in zip(runs["contiguous"].G.parameters(), runs["channels_last"].G.parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-5)
 
 
@@ -100,6 +99,7 @@ def test_compile_leaves_d_eager_when_its_penalty_needs_second_derivatives(tmp_pa
     assert compile_networks(tiny_config(tmp_path, "dcgan"), G, D) == []  # off by default
 
 
+@pytest.mark.slow
 def test_a_compiled_toy_run_matches_the_eager_one(tmp_path):
     runs = {}
     for mode in (False, True):
@@ -110,10 +110,10 @@ def test_a_compiled_toy_run_matches_the_eager_one(tmp_path):
         trainer.fit()
         runs[mode] = trainer
     assert runs[True].compiled == ["G", "D"] and runs[False].compiled == []
-    for a, b in zip(runs[False].G.parameters(), runs[True].G.parameters()):
+    for a, b in zip(runs[False].G.parameters(), runs[True].G.parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-5)
 
 
 def test_unknown_switch_values_are_refused(tmp_path):
-    with pytest.raises(ConfigError, match="train.precision.*fp32, bf16, fp16"):
+    with pytest.raises(ConfigError, match=r"train.precision.*fp32, bf16, fp16"):
         tiny_trainer(tmp_path, "dcgan", **{"train.precision": "half"})

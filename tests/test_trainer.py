@@ -5,9 +5,9 @@ import json
 import pytest
 import torch
 
+from helpers import tiny_config
 from steadygan.config import recipe_names
 from steadygan.train import Trainer, load_checkpoint
-from helpers import tiny_config
 
 
 def stop_at(step):
@@ -112,7 +112,7 @@ def test_ema_tracks_generator(tmp_path):
                       progress=False, tensorboard=False)
     before = [p.detach().clone() for p in trainer.G.parameters()]
     trainer.fit()
-    for averaged, old, new in zip(trainer.ema.model.parameters(), before, trainer.G.parameters()):
+    for averaged, old, new in zip(trainer.ema.model.parameters(), before, trainer.G.parameters(), strict=True):
         assert torch.allclose(averaged, 0.5 * old + 0.5 * new)
 
 
@@ -121,4 +121,4 @@ def test_every_recipe_trains(tmp_path, recipe):
     trainer = Trainer(tiny_config(tmp_path, recipe, **{"train.steps": 2}), progress=False, tensorboard=False)
     before = [p.detach().clone() for p in trainer.G.parameters()]
     trainer.train_step()
-    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.G.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.G.parameters(), strict=True))

@@ -143,8 +143,8 @@ def markdown(summaries: list[Summary], title: str, budget: int) -> str:
     header, rows, best = table_rows(summaries)
     lines = [f"# {title}", "", protocol_text(summaries, budget), "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row, flags in zip(rows, best):
-        lines.append("| " + " | ".join(f"**{c}**" if b else c for c, b in zip(row, flags)) + " |")
+    for row, flags in zip(rows, best, strict=True):
+        lines.append("| " + " | ".join(f"**{c}**" if b else c for c, b in zip(row, flags, strict=True)) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -165,7 +165,7 @@ def _svg_plot(key: str, title: str, log_y: bool, summaries: list[Summary]) -> st
     figure, axis = plt.subplots(figsize=(5.2, 3.0), dpi=100)
     for label, points in series:
         if points:
-            axis.plot(*zip(*points), label=label, marker="o" if len(points) < 12 else None, linewidth=1.4)
+            axis.plot(*zip(*points, strict=True), label=label, marker="o" if len(points) < 12 else None, linewidth=1.4)
     if log_y and all(v > 0 for _, points in series for _, v in points):
         axis.set_yscale("log")
     axis.set_title(title, fontsize=10)
@@ -210,9 +210,9 @@ def render_html(summaries: list[Summary], title: str, budget: int) -> str:
              f"<p class='protocol' id='protocol'>{e(protocol_text(summaries, budget))}</p>",
              "<h2>Final metrics</h2><table id='metrics'><thead><tr>",
              "".join(f"<th>{e(h)}</th>" for h in header), "</tr></thead><tbody>"]
-    for row, flags in zip(rows, best):
+    for row, flags in zip(rows, best, strict=True):
         parts.append("<tr>" + "".join(f"<td class='best'>{e(c)}</td>" if b else f"<td>{e(c)}</td>"
-                                      for c, b in zip(row, flags)) + "</tr>")
+                                      for c, b in zip(row, flags, strict=True)) + "</tr>")
     parts.append("</tbody></table>")
 
     differing = _differing_settings(summaries)

@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import Config, from_dict, load_config, parse_override, recipe_path, validate
 from ..errors import ConfigError
 from ..metrics.features import check_extractor, default_extractor
 from ..train.checkpoint import LAST, read_meta
 from ..train.growth import steps_for_images
+
+if TYPE_CHECKING:
+    from ..train import Trainer
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -164,7 +170,7 @@ def run_variant(plan: Plan, *, progress: bool = True) -> bool:
     state = variant_state(plan)
     if state == "done":
         return True
-    callbacks = [MatchedImages(plan.marks)]
+    callbacks: list[Callable[[Trainer], None]] = [MatchedImages(plan.marks)]
     if state == "partial":
         trainer = Trainer.resume(plan.out_dir, [f"data.cache_dir={plan.config.data.cache_dir}"], progress=progress,
                                  tensorboard=False, callbacks=callbacks)

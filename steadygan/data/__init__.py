@@ -4,5 +4,12 @@ from .datasets import ImageDataset, PointDataset, build_dataset
 from .stream import BatchStream
 from .toy import MIXTURES, sample_mixture, toy_centres
 
-__all__ = ["BatchStream", "ImageDataset", "MIXTURES", "PointDataset", "build_dataset", "sample_mixture",
-           "toy_centres"]
+__all__ = [
+           "MIXTURES",
+           "BatchStream",
+           "ImageDataset",
+           "PointDataset",
+           "build_dataset",
+           "sample_mixture",
+           "toy_centres",
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -11,6 +12,7 @@ import torch
 from ..config import DataConfig
 from ..errors import DataError
 from ..images import make_grid
+from ..kinds import DataKind
 from .cache import box_downsampled, cached_images
 from .sources import list_source
 from .toy import MIXTURES, sample_mixture, toy_centres
@@ -25,7 +27,7 @@ def to_unit_range(images: torch.Tensor) -> torch.Tensor:
 
 
 class ImageDataset:
-    kind = "image"
+    kind: ClassVar[DataKind] = "image"
 
     def __init__(self, images: np.ndarray, labels: np.ndarray | None, class_names: list[str], name: str,
                  identity: str = ""):
@@ -43,7 +45,7 @@ class ImageDataset:
     def shape(self) -> tuple[int, ...]:
         return tuple(self.images.shape[1:])
 
-    def downsampled(self, resolution: int) -> "ImageDataset":
+    def downsampled(self, resolution: int) -> ImageDataset:
         """The same images box-filtered to a lower resolution (computed once, then reused)."""
         if resolution == self.shape()[-1]:
             return self
@@ -73,7 +75,7 @@ class ImageDataset:
 class PointDataset:
     """A 2-D Gaussian mixture: a fixed set of points, its mode centres and its standard deviation."""
 
-    kind = "points"
+    kind: ClassVar[DataKind] = "points"
 
     def __init__(self, name: str):
         self.name = name
@@ -137,5 +139,5 @@ def build_dataset(cfg: DataConfig, progress: bool = True) -> ImageDataset | Poin
     if listing.labels is not None:
         index = {name: i for i, name in enumerate(listing.class_names)}
         labels = np.array([index[label] for label in listing.labels], dtype=np.int64)
-    identity = Path(images.filename).stem if isinstance(images, np.memmap) else ""
+    identity = Path(images.filename).stem if isinstance(images, np.memmap) and images.filename else ""
     return ImageDataset(images, labels, listing.class_names, listing.name, identity)

@@ -17,15 +17,15 @@ import threading
 import warnings
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
 import numpy as np
 from PIL import Image
 
 from ..config import LABEL_MODES
-from ..errors import DataError
+from ..errors import DataError, first_line
 
 # Images past Pillow's pixel limit are refused with a DataError of our own (`open_image`); Pillow's warning
 # about them would only repeat it.
@@ -54,6 +54,12 @@ class Listing:
 
     def location(self, entry: str) -> str:
         return f"{self.origin}{entry}"
+
+    def payload(self, entry: str) -> bytes:
+        """The encoded bytes of an entry of a source that is read file by file."""
+        if self.read is None:
+            raise ValueError(f"source {self.name} is decoded whole; read its images from `decoded`")
+        return self.read(entry)
 
 
 def _is_visible(parts: tuple[str, ...]) -> bool:
@@ -96,8 +102,8 @@ class ZipReader:
                                 f"needs ({MAX_FILE_BYTES // 2**20} MiB at most); remove it from the zip")
             return self._zip.read(name)  # checks the member's CRC-32
         except ZIP_ERRORS as exc:
-            raise DataError(f"cannot read '{self.path}:{name}' ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
-                            "the zip is damaged: re-create it") from None
+            raise DataError(f"cannot read '{self.path}:{name}' ({first_line(exc)}); the zip is damaged: "
+                            "re-create it") from None
 
 
 def _regular_file(path: Path, limit: int = MAX_FILE_BYTES) -> os.stat_result:
@@ -122,7 +128,7 @@ def _list_container(path: Path) -> tuple[list[str], Callable[[str], bytes], str]
             dirs[:] = sorted(d for d in dirs if _is_visible((d,)))
             rel = Path(root).relative_to(path)
             names += [(rel / f).as_posix() for f in files if _is_visible((f,))]
-        stats = [(n, _regular_file(path / n)) for n in names if n.lower().endswith(IMAGE_SUFFIXES + (".csv",))]
+        stats = [(n, _regular_file(path / n)) for n in names if n.lower().endswith((*IMAGE_SUFFIXES, ".csv"))]
         fingerprint = hashlib.sha1(repr([(n, s.st_size, s.st_mtime_ns) for n, s in sorted(stats)]).encode())
         return names, lambda name: (path / name).read_bytes(), f"dir:{path.resolve()}:{fingerprint.hexdigest()}"
     try:
@@ -263,9 +269,9 @@ def list_idx(path: Path, labels: str, split: str) -> Listing:
     if labels == "csv" or labels == "folders":
         raise DataError(f"data.labels={labels} does not apply to IDX files; use auto or none")
     if len({image.shape[1:] for image in images}) > 1:
-        raise DataError(f"the IDX files in '{path}' hold images of different sizes "
-                        f"({', '.join(f'{f.name}: {i.shape[1]}x{i.shape[2]}' for f, i in zip(files, images))}); "
-                        "give one file, or files of one size")
+        sizes = ", ".join(f"{f.name}: {i.shape[1]}x{i.shape[2]}" for f, i in zip(files, images, strict=True))
+        raise DataError(f"the IDX files in '{path}' hold images of different sizes ({sizes}); give one file, or "
+                        "files of one size")
     decoded = np.concatenate(images)
     listing = Listing(path.name, f"idx:{[(str(f.resolve()), f.stat().st_mtime_ns) for f in files]}",
                       [str(i) for i in range(len(decoded))], None, decoded=decoded, native_channels=1,
@@ -383,7 +389,7 @@ def eight_bit(image: Image.Image) -> Image.Image:
     finite = values[np.isfinite(values)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
     full = 1.0 if image.mode == "F" else 65535.0
-    if 0 <= low and high <= full:
+    if low >= 0 and high <= full:
         scaled = values / full
     else:
         scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
@@ -417,8 +423,7 @@ def open_image(payload: bytes, where: str) -> Image.Image:
     except DataError:
         raise
     except Exception as exc:  # noqa: BLE001  (decoders raise many kinds of error on damaged files)
-        raise DataError(f"cannot decode image '{where}' ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
-                        "remove or replace that file") from None
+        raise DataError(f"cannot decode image '{where}' ({first_line(exc)}); remove or replace that file") from None
 
 
 def decode_entry(listing: Listing, index: int, resolution: int, channels: int,
@@ -429,7 +434,7 @@ def decode_entry(listing: Listing, index: int, resolution: int, channels: int,
     if listing.decoded is not None:
         image = Image.fromarray(listing.decoded[index])
     else:
-        image = open_image(listing.read(entry), where)
+        image = open_image(listing.payload(entry), where)
     image = fit_to_square(to_mode(image, "L" if channels == 1 else "RGB"), resolution, where, allow_upscale)
     array = np.asarray(image, dtype=np.uint8)
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)

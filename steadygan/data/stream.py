@@ -15,7 +15,7 @@ from ..errors import DataError
 
 class Indexable(Protocol):
     def __len__(self) -> int: ...
-    def batch(self, indices: np.ndarray, flip: np.ndarray | None,
+    def batch(self, indices: np.ndarray, flip: np.ndarray | None = None,
               raw: bool = False) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
@@ -40,6 +40,8 @@ class BatchStream:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="steadygan-batches") if workers else None
         self._pending: deque[tuple[tuple[int, int], Future]] = deque()  # (state after it, batch) in order
         self._orders: dict[int, np.ndarray] = {}
+        self.dataset = dataset
+        self.epoch = self.position = 0
         self.serve(dataset, batch_size)
         self.load_state_dict({"epoch": 0, "position": 0})
 
@@ -52,7 +54,7 @@ class BatchStream:
         if batch_size % self.world:
             raise DataError(f"a batch of {batch_size} does not split over {self.world} processes; make "
                             f"optim.batch_size (and growth.batch_sizes) multiples of {self.world}")
-        if hasattr(self, "dataset") and len(dataset) != len(self.dataset):
+        if len(dataset) != len(self.dataset):
             raise ValueError("a stream can switch only between views of the same items")
         self.dataset = dataset
         self.batch_size = batch_size

@@ -77,7 +77,7 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, *, class_names:
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     order = torch.randperm(len(images), generator=generator)
-    cut = int(round(len(images) * holdout))
+    cut = round(len(images) * holdout)
     held, train = order[:cut], order[cut:]
     resolution = images.shape[-1]
     model = ImageClassifier(images.shape[1], len(class_names), resolution)

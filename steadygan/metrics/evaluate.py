@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -25,11 +26,21 @@ from ..errors import ConfigError, DataError
 from ..registry import Registry
 from ..sampling import generate, sample_latents
 from .classifier import load_classifier
-from .features import (ChannelwiseClassifier, Extractor, FeatureSet, build_extractor, check_extractor,
-                       default_extractor, extract, image_batches)
+from .features import (
+    ChannelwiseClassifier,
+    Extractor,
+    FeatureSet,
+    build_extractor,
+    check_extractor,
+    default_extractor,
+    extract,
+    image_batches,
+)
 from .modes import stacked_modes, triple_histogram
-from .scores import (density_coverage, fid_from_stats, inception_score, kernel_inception_distance,
-                     precision_recall)
+from .scores import density_coverage, fid_from_stats, inception_score, kernel_inception_distance, precision_recall
+
+if TYPE_CHECKING:
+    from ..models.base import Generator
 
 REAL_LIMIT = 50_000  # real images used by default: all of them, up to the customary 50k
 
@@ -47,7 +58,7 @@ class Metric:
     name: str
     needs: frozenset[str] = frozenset()  # "features" (raw, both sets), "logits" (generated set)
     compute: Callable[[FeatureSet, FeatureSet], dict[str, float]] | None = None
-    observer: Callable[["Evaluator"], Observer] | None = None  # for metrics read from the images
+    observer: Callable[[Evaluator], Observer] | None = None  # for metrics read from the images
 
 
 METRICS: Registry[Metric] = Registry("metric")
@@ -68,25 +79,25 @@ def _fid(real: FeatureSet, fake: FeatureSet) -> dict[str, float]:
 
 @feature_metric("kid", needs=("features",))
 def _kid(real: FeatureSet, fake: FeatureSet) -> dict[str, float]:
-    mean, std = kernel_inception_distance(real.features, fake.features)
+    mean, std = kernel_inception_distance(real.kept("features"), fake.kept("features"))
     return {"kid": mean, "kid_std": std}
 
 
 @feature_metric("is", needs=("logits",))
 def _inception_score(real: FeatureSet, fake: FeatureSet) -> dict[str, float]:
-    mean, std = inception_score(fake.logits)
+    mean, std = inception_score(fake.kept("logits"))
     return {"is": mean, "is_std": std}
 
 
 @feature_metric("pr", needs=("features",))
 def _precision_recall(real: FeatureSet, fake: FeatureSet) -> dict[str, float]:
-    precision, recall = precision_recall(real.features, fake.features)
+    precision, recall = precision_recall(real.kept("features"), fake.kept("features"))
     return {"precision": precision, "recall": recall}
 
 
 @feature_metric("dc", needs=("features",))
 def _density_coverage(real: FeatureSet, fake: FeatureSet) -> dict[str, float]:
-    density, coverage = density_coverage(real.features, fake.features)
+    density, coverage = density_coverage(real.kept("features"), fake.kept("features"))
     return {"density": density, "coverage": coverage}
 
 
@@ -108,7 +119,8 @@ class StackedModeCounter:
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor, outputs: dict[str, torch.Tensor] | None) -> None:
-        digits = outputs["digits"] if self.reads_extractor else self.network(images.to(self.device))["digits"]
+        read = outputs if self.reads_extractor and outputs is not None else self.network(images.to(self.device))
+        digits = read["digits"]
         self.histogram += triple_histogram(digits)
 
     def result(self) -> dict[str, float]:
@@ -144,7 +156,7 @@ def real_batches(dataset, indices: np.ndarray, batch_size: int):
         yield dataset.batch(indices[start:start + batch_size])[0]
 
 
-def generator_batches(generator: torch.nn.Module, num_classes: int, seed: int,
+def generator_batches(generator: Generator, num_classes: int, seed: int,
                       truncation: float | None = None) -> Callable[[int], torch.Tensor]:
     """A function of a batch size that returns the next batch of G's images (random classes when
     conditional), the same sequence for the same seed."""
@@ -166,11 +178,16 @@ class Evaluation:
     def lines(self) -> list[str]:
         shown = [f"{name:10s} {value:.4f}" if isinstance(value, float) else f"{name:10s} {value}"
                  for name, value in self.scores.items()]
-        return shown + ["protocol   " + ", ".join(f"{k}={v}" for k, v in self.protocol.items())]
+        return [*shown, "protocol   " + ", ".join(f"{k}={v}" for k, v in self.protocol.items())]
 
 
 class Evaluator:
     """Scores generated images against one real image data set; the real side is computed once."""
+
+    source: str
+    device: torch.device
+    extractor_spec: str
+    extractor: Extractor | None
 
     def __init__(self, metrics: str | list[str], dataset, source: str, *, extractor: str = "auto", n: int = 10_000,
                  n_real: int | None = None, inception_weights: str | Path | None = None,
@@ -187,7 +204,7 @@ class Evaluator:
         self.progress = progress
         self.needs = frozenset().union(*(m.needs for m in self.metrics))
         self.extractor_spec = default_extractor(source) if extractor == "auto" else extractor
-        self.extractor: Extractor | None = None
+        self.extractor = None
         if any(m.compute for m in self.metrics):
             self.extractor = build_extractor(self.extractor_spec, channels=dataset.shape()[0],
                                              inception_weights=inception_weights, device=self.device,
@@ -196,8 +213,13 @@ class Evaluator:
 
     # the real side ---------------------------------------------------------------------------------
 
+    def _features(self) -> Extractor:
+        if self.extractor is None:
+            raise ValueError("these metrics are read from the images; no features are extracted")
+        return self.extractor
+
     def real_cache_path(self) -> Path:
-        return cache_root() / "stats" / f"{self.dataset.identity}-{self.extractor.name}-{self.n_real}.npz"
+        return cache_root() / "stats" / f"{self.dataset.identity}-{self._features().name}-{self.n_real}.npz"
 
     def real(self) -> FeatureSet:
         if self._real is None:
@@ -219,17 +241,19 @@ class Evaluator:
 
     def _extract_real(self) -> FeatureSet:
         indices = np.sort(np.random.default_rng(0).permutation(len(self.dataset))[:self.n_real])
-        real = extract(self.extractor, real_batches(self.dataset, indices, self.extractor.batch_size), self.n_real,
+        extractor = self._features()
+        real = extract(extractor, real_batches(self.dataset, indices, extractor.batch_size), self.n_real,
                        keep_features="features" in self.needs, progress=self.progress,
                        desc=f"real features ({self.dataset.name})")
         path = self.real_cache_path()
+        arrays: dict[str, Any] = real.to_arrays()
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, **real.to_arrays())
+            np.savez(handle, **arrays)
         return real
 
     # the generated side ----------------------------------------------------------------------------
 
-    def score(self, batches: Callable[[int], torch.Tensor] | object, n: int | None = None,
+    def score(self, batches: Iterator[torch.Tensor] | Callable[[int], torch.Tensor], n: int | None = None,
               reference: str = "") -> Evaluation:
         """Metrics of n generated images given as batches (see `extract`) against the real set."""
         n = n or self.n
@@ -250,7 +274,7 @@ class Evaluator:
             raise DataError(f"only {counted} generated image(s) to evaluate; give at least 2")
         scores: dict[str, float] = {}
         for metric in self.metrics:
-            if metric.compute is not None:
+            if metric.compute is not None and fake is not None:  # feature metrics always have an extractor
                 scores.update(metric.compute(self.real(), fake))
         for observer in observers:
             scores.update(observer.result())
@@ -260,7 +284,7 @@ class Evaluator:
                     "seconds": round(time.perf_counter() - start, 1)}
         return Evaluation(scores, protocol)
 
-    def score_generator(self, generator: torch.nn.Module, num_classes: int = 0, *, seed: int = 0,
+    def score_generator(self, generator: Generator, num_classes: int = 0, *, seed: int = 0,
                         truncation: float | None = None, n: int | None = None) -> Evaluation:
         return self.score(generator_batches(generator, num_classes, seed, truncation), n)
 
@@ -319,7 +343,7 @@ def native_resolution(source: str, split: str = "") -> int:
     if listing.decoded is not None:
         return int(min(listing.decoded.shape[1:3]))
     first = listing.entries[0]
-    return min(open_image(listing.read(first), listing.location(first)).size)
+    return min(open_image(listing.payload(first), listing.location(first)).size)
 
 
 def evaluate_folders(real: str, fake: str, metrics: str | list[str] = "fid", *, n: int | None = None,

@@ -14,9 +14,10 @@ channels' features side by side, its logits those of the 1,000 digit triples.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Literal
 
 import numpy as np
 import torch
@@ -91,10 +92,10 @@ def build_extractor(spec: str = "inception", *, channels: int = 3, inception_wei
     if kind == "classifier" and target:
         classifier, _ = load_classifier(target)
         identity = target if target in BUILTIN else hashlib.sha1(Path(target).read_bytes()).hexdigest()[:12]
-        network: torch.nn.Module = classifier
+        reader: ImageClassifier | ChannelwiseClassifier = classifier
         if classifier.channels == 1 and channels > 1:
-            network, identity = ChannelwiseClassifier(classifier, channels), f"{identity}-x{channels}"
-        return Extractor(f"classifier-{identity}", network.to(device), network.feature_dim, device, batch_size=500)
+            reader, identity = ChannelwiseClassifier(classifier, channels), f"{identity}-x{channels}"
+        return Extractor(f"classifier-{identity}", reader.to(device), reader.feature_dim, device, batch_size=500)
     raise ConfigError(f"unknown feature extractor '{spec}'; use auto, inception or classifier:NAME_OR_FILE "
                       f"(built-in classifiers: {', '.join(BUILTIN)}; train one with 'steadygan train-classifier')")
 
@@ -111,6 +112,13 @@ class FeatureSet:
     def count(self) -> int:
         return self.stats.count
 
+    def kept(self, kind: Literal["features", "logits"]) -> np.ndarray:
+        """The raw `features` or `logits`, which a metric that needs them has had kept."""
+        value = getattr(self, kind)
+        if value is None:
+            raise ValueError(f"the {kind} of this image set were not kept")
+        return value
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         arrays = {f"stats_{k}": v for k, v in self.stats.to_arrays().items()}
         for key in ("features", "logits"):
@@ -119,10 +127,10 @@ class FeatureSet:
         return arrays
 
     @classmethod
-    def from_arrays(cls, arrays) -> "FeatureSet":
+    def from_arrays(cls, arrays) -> FeatureSet:
         stats = GaussianStats.from_arrays({k[6:]: arrays[k] for k in arrays if k.startswith("stats_")})
-        return cls(stats, arrays["features"] if "features" in arrays else None,
-                   arrays["logits"] if "logits" in arrays else None)
+        return cls(stats, arrays.get("features", None),
+                   arrays.get("logits", None))
 
 
 def image_batches(batches: Iterator[torch.Tensor] | Callable[[int], torch.Tensor], n: int,

@@ -23,7 +23,7 @@ from torch import nn
 
 from ..atomic import atomic_path
 from ..data.cache import cache_root
-from ..errors import SteadyganError
+from ..errors import SteadyganError, first_line
 
 FID_WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
                    "pt_inception-2015-12-05-6726825d.pth")
@@ -210,7 +210,7 @@ class FIDInceptionV3(nn.Module):
         pool = x.mean(dim=(2, 3))
         return {"pool": pool, "logits": self.fc(pool)}
 
-    def load_weights(self, state: dict[str, torch.Tensor], where: str = "the state dict") -> "FIDInceptionV3":
+    def load_weights(self, state: dict[str, torch.Tensor], where: str = "the state dict") -> FIDInceptionV3:
         """Loads pytorch-fid's key layout (BN step counters may be absent); a mismatch is a WeightsError."""
         expected = {k: v.shape for k, v in self.state_dict().items() if not k.endswith("num_batches_tracked")}
         given = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
@@ -288,10 +288,17 @@ def load_fid_inception(path: str | Path | None = None, *, allow_download: bool =
     weights = fid_weights_file(path, allow_download=allow_download, progress=progress)
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated or foreign file: the message names it and the fix
-        raise WeightsError(f"cannot read '{weights}' ({str(exc).splitlines()[0]}); {where_to_put_weights()}") from None
+    except Exception as exc:  # noqa: BLE001  (torch.load raises many kinds of error on a truncated or foreign file)
+        raise WeightsError(f"cannot read '{weights}' ({first_line(exc)}); {where_to_put_weights()}") from None
     return FIDInceptionV3().load_weights(state, f"'{weights}'")
 
 
-__all__ = ["FIDInceptionV3", "WeightsError", "load_fid_inception", "fid_weights_file", "download",
-           "FID_WEIGHTS_URL", "FID_WEIGHTS_SHA256"]
+__all__ = [
+    "FID_WEIGHTS_SHA256",
+    "FID_WEIGHTS_URL",
+    "FIDInceptionV3",
+    "WeightsError",
+    "download",
+    "fid_weights_file",
+    "load_fid_inception",
+]

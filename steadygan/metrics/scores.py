@@ -24,7 +24,7 @@ class GaussianStats:
     outer: np.ndarray  # (D, D) sum of x x^T
 
     @classmethod
-    def empty(cls, dim: int) -> "GaussianStats":
+    def empty(cls, dim: int) -> GaussianStats:
         return cls(0, np.zeros(dim), np.zeros((dim, dim)))
 
     def add(self, features: torch.Tensor | np.ndarray) -> None:
@@ -49,8 +49,9 @@ class GaussianStats:
         return {"count": np.array(self.count), "total": self.total, "outer": self.outer}
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "GaussianStats":
-        return cls(int(arrays["count"]), np.asarray(arrays["total"], np.float64), np.asarray(arrays["outer"], np.float64))
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> GaussianStats:
+        return cls(int(arrays["count"]), np.asarray(arrays["total"], np.float64),
+                   np.asarray(arrays["outer"], np.float64))
 
 
 def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
@@ -133,7 +134,8 @@ def _as_float(x: torch.Tensor | np.ndarray) -> torch.Tensor:
     return torch.as_tensor(x, dtype=torch.float32)
 
 
-def precision_recall(real: torch.Tensor | np.ndarray, fake: torch.Tensor | np.ndarray, k: int = 3) -> tuple[float, float]:
+def precision_recall(real: torch.Tensor | np.ndarray, fake: torch.Tensor | np.ndarray,
+                     k: int = 3) -> tuple[float, float]:
     """Precision: the share of fakes inside some real sample's k-NN ball; recall: the share of reals
     inside some fake sample's k-NN ball (Kynkaanniemi et al. 2019)."""
     real, fake = _as_float(real), _as_float(fake)
@@ -142,7 +144,8 @@ def precision_recall(real: torch.Tensor | np.ndarray, fake: torch.Tensor | np.nd
     return (in_real_balls > 0).float().mean().item(), (in_fake_balls > 0).float().mean().item()
 
 
-def density_coverage(real: torch.Tensor | np.ndarray, fake: torch.Tensor | np.ndarray, k: int = 5) -> tuple[float, float]:
+def density_coverage(real: torch.Tensor | np.ndarray, fake: torch.Tensor | np.ndarray,
+                     k: int = 5) -> tuple[float, float]:
     """Density: the mean number of real k-NN balls a fake falls in, over k; coverage: the share of real
     balls that hold at least one fake (Naeem et al. 2020)."""
     real, fake = _as_float(real), _as_float(fake)

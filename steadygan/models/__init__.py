@@ -11,6 +11,7 @@ from torch import nn
 from ..config import Config, ModelConfig
 from ..data.toy import MIXTURES
 from ..errors import ConfigError
+from ..kinds import DataKind
 from ..nn import WEIGHTED_LAYERS, MinibatchDiscrimination, MinibatchStdDev, ProjectionHead, apply_spectral_norm
 from ..regularizers import orthogonal_init
 from . import began, dcgan, mlp, pggan, sngan_cnn, sngan_resnet  # noqa: F401  (each registers its architecture)
@@ -20,7 +21,7 @@ INITS = {"default": lambda network: network, "orthogonal": orthogonal_init}  # "
 
 
 def build_models(cfg: ModelConfig, *, resolution: int, channels: int, num_classes: int = 0,
-                 data_kind: str = "image") -> tuple[Generator, Discriminator]:
+                 data_kind: DataKind = "image") -> tuple[Generator, Discriminator]:
     """G and D for data of the given shape; spectral norm is applied after each network's own init."""
     arch = ARCHITECTURES.get(cfg.arch)
     if arch.data_kind != data_kind:
@@ -67,7 +68,7 @@ def meta_models(cfg: ModelConfig, **shape) -> tuple[Generator, Discriminator]:
 
 
 def check_model_size(cfg: ModelConfig, *, resolution: int, channels: int, num_classes: int = 0,
-                     data_kind: str = "image") -> int:
+                     data_kind: DataKind = "image") -> int:
     """The parameters of the G and D a config describes, counted on the meta device (no memory is used);
     a ConfigError when training them would need more memory than the machine has, or when they cannot be
     built (an unsupported resolution, say), before any data is decoded or any weight allocated."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
 
 from ..config import ModelConfig
+from ..kinds import DataKind, DOutput
 from ..nn import WEIGHTED_LAYERS, ProjectionHead
 from ..registry import Registry
 
@@ -47,9 +48,9 @@ class Architecture:
     """A registered G/D pair, built by `build(cfg, resolution, channels, num_classes)`."""
 
     build: Callable[[ModelConfig, int, int, int], tuple[Generator, Discriminator]]
-    data_kind: str  # "image" or "points"
+    data_kind: DataKind
     summary: str
-    output: str = "logits"  # what D returns: "logits" (any loss but began) or "energy" (the began loss)
+    output: DOutput = "logits"  # "energy" only for the began loss
     progressive: bool = False  # grows from 4x4 under the growth schedule (set_phase on G and D)
     resolutions: tuple[int, ...] = IMAGE_RESOLUTIONS
 

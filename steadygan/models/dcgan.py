@@ -7,6 +7,8 @@ norm on, D drops its batch norm, as in the SN-GAN comparison (Miyato et al. 2018
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -22,14 +24,14 @@ class DCGANGenerator(Generator):
         widths = [stage_width(width, resolution // 2, s) for s in sizes]
         self.input = (nn.ConvTranspose2d(z_dim, widths[0], 4, 1, 0, bias=False))
         self.ups = nn.ModuleList((nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False))
-                                 for a, b in zip(widths, widths[1:]))
+                                 for a, b in itertools.pairwise(widths))
         self.norms = nn.ModuleList(make_norm(w, num_classes) for w in widths)
         self.output = (nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1))
         init_dcgan(self)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = torch.relu(self.norms[0](self.input(z[:, :, None, None]), y))
-        for up, norm in zip(self.ups, self.norms[1:]):
+        for up, norm in zip(self.ups, self.norms[1:], strict=True):
             h = torch.relu(norm(up(h), y))
         return torch.tanh(self.output(h))
 
@@ -40,8 +42,8 @@ class DCGANDiscriminator(Discriminator):
         sizes = [resolution // 2 ** (i + 1) for i in range(upsamplings(resolution))]  # R/2, ..., 4
         widths = [stage_width(width, resolution // 2, s) for s in sizes]
         layers: list[nn.Module] = []
-        for i, (a, b) in enumerate(zip([channels] + widths, widths)):
-            layers.append((nn.Conv2d(a, b, 4, 2, 1, bias=not batch_norm or i == 0)))
+        for i, (a, b) in enumerate(zip([channels, *widths], widths, strict=False)):
+            layers.append(nn.Conv2d(a, b, 4, 2, 1, bias=not batch_norm or i == 0))
             if batch_norm and i > 0:  # never on the input layer (Radford et al.)
                 layers.append(nn.BatchNorm2d(b))
             layers.append(nn.LeakyReLU(0.2))

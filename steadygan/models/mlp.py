@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -10,8 +12,8 @@ from ..errors import ConfigError
 from ..nn import ProjectionHead
 from .base import ARCHITECTURES, Architecture, Discriminator, Generator
 
-
-ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh}
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2),
+                                                   "tanh": nn.Tanh}
 
 
 def _hidden(inputs: int, width: int, layers: int, activation: str, batchnorm: bool = False) -> list[nn.Module]:

@@ -10,6 +10,8 @@ from N(0, 0.02), as in the authors' code (chainer-gan-lib).
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -25,14 +27,14 @@ class SNGANCNNGenerator(Generator):
         self.base_width = widths[0]
         self.input = nn.Linear(z_dim, 16 * widths[0])
         self.norms = nn.ModuleList(make_norm(w, num_classes) for w in widths)
-        self.ups = nn.ModuleList(nn.ConvTranspose2d(a, b, 4, 2, 1) for a, b in zip(widths, widths[1:]))
+        self.ups = nn.ModuleList(nn.ConvTranspose2d(a, b, 4, 2, 1) for a, b in itertools.pairwise(widths))
         self.output = nn.Conv2d(widths[-1], channels, 3, 1, 1)
         init_normal(self)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = self.input(z).view(len(z), self.base_width, 4, 4)
         h = torch.relu(self.norms[0](h, y))
-        for up, norm in zip(self.ups, self.norms[1:]):
+        for up, norm in zip(self.ups, self.norms[1:], strict=True):
             h = torch.relu(norm(up(h), y))
         return torch.tanh(self.output(h))
 

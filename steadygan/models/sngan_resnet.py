@@ -16,6 +16,7 @@ layers with gain 1, as in the authors' code.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -32,7 +33,7 @@ RESIDUAL_GAIN = math.sqrt(2)
 def _conv(a: int, b: int, kernel: int, gain: float) -> nn.Conv2d:
     conv = nn.Conv2d(a, b, kernel, 1, kernel // 2)
     nn.init.xavier_uniform_(conv.weight, gain)
-    nn.init.zeros_(conv.bias)
+    nn.init.zeros_(conv.bias)  # type: ignore[arg-type]  # made with a bias just above
     return conv
 
 
@@ -67,7 +68,7 @@ class DownBlock(nn.Module):
         if self.downsample:
             h = F.avg_pool2d(h, 2)
         skip = x
-        if self.first:
+        if self.shortcut is not None and self.first:  # the first block pools before its 1x1 convolution
             skip = self.shortcut(F.avg_pool2d(x, 2))
         elif self.shortcut is not None:
             skip = self.shortcut(x)
@@ -94,7 +95,7 @@ def discriminator_widths(width: int, resolution: int) -> list[tuple[int, bool]]:
         downsamplings = int(math.log2(resolution)) - 3  # the first block plus these reach 8x8
         return [(2 * width, True)] * (downsamplings - 1) + [(2 * width, False)] * 2
     blocks = [(width * 2 ** i, True) for i in range(1, 5)]  # 2w, 4w, 8w, 16w
-    return blocks if resolution == 64 else blocks + [(16 * width, False)]
+    return blocks if resolution == 64 else [*blocks, (16 * width, False)]
 
 
 class SNGANResNetGenerator(Generator):
@@ -105,7 +106,7 @@ class SNGANResNetGenerator(Generator):
         self.input = nn.Linear(z_dim, 16 * widths[0])
         nn.init.xavier_uniform_(self.input.weight)
         nn.init.zeros_(self.input.bias)
-        self.blocks = nn.ModuleList(UpBlock(a, b, num_classes) for a, b in zip(widths, widths[1:]))
+        self.blocks = nn.ModuleList(UpBlock(a, b, num_classes) for a, b in itertools.pairwise(widths))
         self.norm = nn.BatchNorm2d(widths[-1])
         self.output = _conv(widths[-1], channels, 3, 1.0)
 

@@ -6,6 +6,19 @@ from .minibatch import MinibatchDiscrimination, MinibatchStdDev
 from .projection import ProjectionHead
 from .spectral_norm import WEIGHTED_LAYERS, SpectralNorm, apply_spectral_norm, spectral_norm, spectral_norm_of
 
-__all__ = ["BatchNorm2d", "ConditionalBatchNorm2d", "EqualizedConv2d", "EqualizedLinear", "MinibatchDiscrimination",
-           "MinibatchStdDev", "PixelNorm", "ProjectionHead", "SpectralNorm", "WEIGHTED_LAYERS", "apply_spectral_norm",
-           "make_norm", "spectral_norm", "spectral_norm_of"]
+__all__ = [
+           "WEIGHTED_LAYERS",
+           "BatchNorm2d",
+           "ConditionalBatchNorm2d",
+           "EqualizedConv2d",
+           "EqualizedLinear",
+           "MinibatchDiscrimination",
+           "MinibatchStdDev",
+           "PixelNorm",
+           "ProjectionHead",
+           "SpectralNorm",
+           "apply_spectral_norm",
+           "make_norm",
+           "spectral_norm",
+           "spectral_norm_of",
+]

@@ -7,6 +7,8 @@ estimate tracks W as it changes. In eval mode u is left alone, so inference is d
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -18,6 +20,8 @@ WARMUP_ITERATIONS = 15  # a fresh random u is far from the top singular vector; 
 
 
 class SpectralNorm(nn.Module):
+    u: torch.Tensor  # the left singular vector estimate, a buffer
+
     def __init__(self, weight: torch.Tensor, n_power_iterations: int = 1):
         super().__init__()
         if n_power_iterations < 1:
@@ -63,14 +67,15 @@ def spectral_norm(module: nn.Module, n_power_iterations: int = 1, name: str = "w
 
 def spectral_norm_of(module: nn.Module, name: str = "weight") -> SpectralNorm:
     """The SpectralNorm parametrization of a module's weight (raises if it has none)."""
-    for parametrization in module.parametrizations[name]:
-        if isinstance(parametrization, SpectralNorm):
-            return parametrization
+    if parametrize.is_parametrized(module, name):
+        for parametrization in cast(nn.ModuleList, cast(nn.ModuleDict, module.parametrizations)[name]):
+            if isinstance(parametrization, SpectralNorm):
+                return parametrization
     raise ValueError(f"{type(module).__name__}.{name} is not spectrally normalized")
 
 
 def apply_spectral_norm(network: nn.Module, n_power_iterations: int = 1,
-                        layer_types: tuple[type[nn.Module], ...] = WEIGHTED_LAYERS + (nn.Embedding,)) -> nn.Module:
+                        layer_types: tuple[type[nn.Module], ...] = (*WEIGHTED_LAYERS, nn.Embedding)) -> nn.Module:
     """Spectral normalization on every layer of the given types, after the network's own init."""
     for module in list(network.modules()):
         if isinstance(module, layer_types) and not parametrize.is_parametrized(module, "weight"):

@@ -2,6 +2,6 @@
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .ema import EMA
-from .trainer import TrainResult, Trainer, train
+from .trainer import Trainer, TrainResult, train
 
 __all__ = ["EMA", "TrainResult", "Trainer", "load_checkpoint", "save_checkpoint", "train"]

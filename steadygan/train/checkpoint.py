@@ -18,7 +18,7 @@ from safetensors.torch import save as save_safetensors
 
 from ..atomic import write_atomic
 from ..config import Config, from_dict, validate
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, first_line
 
 FORMAT = "steadygan-checkpoint"
 VERSION = 1
@@ -81,7 +81,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     except (SafetensorError, ValueError, TypeError, OverflowError) as exc:
         raise CheckpointError(
             f"'{path}' is not a steadygan checkpoint (cannot read it as safetensors: "
-            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+            f"{first_line(exc)})"
         ) from None
     return tensors, meta, path
 

@@ -13,9 +13,9 @@ support. Rank 0 alone writes logs, sample grids, evaluations and checkpoints.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 import torch.distributed as dist
@@ -51,14 +51,14 @@ class Ranks:
         """Every rank's gradients replaced by their mean over the ranks (one flat all-reduce)."""
         if not self.distributed:
             return
-        params = [p for p in module.parameters() if p.grad is not None]
-        if not params:
+        grads = [p.grad for p in module.parameters() if p.grad is not None]
+        if not grads:
             return
-        flat = torch.cat([p.grad.flatten() for p in params])
+        flat = torch.cat([g.flatten() for g in grads])
         dist.all_reduce(flat)
         flat /= self.world
-        for param, grad in zip(params, flat.split([p.numel() for p in params])):
-            param.grad.copy_(grad.view_as(param.grad))
+        for grad, mean in zip(grads, flat.split([g.numel() for g in grads]), strict=True):
+            grad.copy_(mean.view_as(grad))
 
     def gather(self, values: torch.Tensor) -> torch.Tensor:
         """The global batch of per-sample values, in rank order (for statistics of the whole batch)."""
@@ -135,7 +135,7 @@ class CrossRankBatchNorm(nn.modules.batchnorm._BatchNorm):
         from torch.distributed._functional_collectives import all_reduce as collective_sum  # differentiable
 
         def all_reduce(tensor: torch.Tensor) -> torch.Tensor:
-            return collective_sum(tensor, "sum", dist.group.WORLD)
+            return collective_sum(tensor, "sum", dist.group.WORLD)  # type: ignore[arg-type]  # WORLD once initialized
 
         dims = [0, *range(2, x.dim())]
         shape = [1, -1] + [1] * (x.dim() - 2)
@@ -143,7 +143,7 @@ class CrossRankBatchNorm(nn.modules.batchnorm._BatchNorm):
         mean = all_reduce(x.sum(dims)) / count
         centred = x - mean.view(shape)
         var = all_reduce(centred.pow(2).sum(dims)) / count  # two passes: as exact as a single process
-        if self.track_running_stats:
+        if self.running_mean is not None and self.running_var is not None and self.num_batches_tracked is not None:
             with torch.no_grad():
                 self.num_batches_tracked += 1
                 momentum = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum

@@ -13,9 +13,10 @@ from __future__ import annotations
 import copy
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -66,7 +67,8 @@ def divergence(records: list[dict], config: Config) -> tuple[str, list[str]] | N
         return f"{losses[0]} is {last[losses[0]]}", remedy
     earlier = [abs(r["d_loss"]) for r in records[:-1] if math.isfinite(r.get("d_loss", math.nan))]
     if len(earlier) >= WINDOW and abs(last.get("d_loss", 0.0)) > 100 * (statistics.median(earlier) + 0.1):
-        return f"d_loss {last['d_loss']:.3g} is over 100 times its median so far ({statistics.median(earlier):.3g})", remedy
+        median = statistics.median(earlier)
+        return f"d_loss {last['d_loss']:.3g} is over 100 times its median so far ({median:.3g})", remedy
     return None
 
 
@@ -74,8 +76,8 @@ def divergence(records: list[dict], config: Config) -> tuple[str, list[str]] | N
 def d_overpowering(records: list[dict], config: Config) -> tuple[str, list[str]] | None:
     real, fake = recent(records, "d_acc_real"), recent(records, "d_acc_fake")
     if real and fake and min(real) > 0.97 and min(fake) > 0.97:
-        return (f"D tells {statistics.mean(real):.0%} of reals and {statistics.mean(fake):.0%} of fakes apart over "
-                f"the last {WINDOW} logs, so G learns little from it",
+        return ((f"D tells {statistics.mean(real):.0%} of reals and {statistics.mean(fake):.0%} of fakes apart over "
+                f"the last {WINDOW} logs, so G learns little from it"),
                 [f"optim.d_lr={config.optim.d_lr / 4:g}", "loss.label_smoothing=one_sided",
                  "regularize.gradient_penalty=10", "model.spectral_norm=true"])
     return None
@@ -88,8 +90,8 @@ def mode_collapse(records: list[dict], config: Config) -> tuple[str, list[str]] 
     before = [r["diversity"] for r in records[:-WINDOW] if "diversity" in r]
     peak = max(before, default=0.0)
     if diversity and max(diversity) < 0.5 * peak and min(duplicates) > 0.5:
-        return (f"the fixed-latent samples differ {diversity[-1]:.0%} as much as real images do (down from "
-                f"{peak:.0%}) and {duplicates[-1]:.0%} of their pairs are near-duplicates",
+        return ((f"the fixed-latent samples differ {diversity[-1]:.0%} as much as real images do (down from "
+                f"{peak:.0%}) and {duplicates[-1]:.0%} of their pairs are near-duplicates"),
                 ["model.minibatch_stddev=true", "loss.unrolled_steps=5", "optim.n_dis=5",
                  "regularize.diffaugment=color,translation,cutout"])
     return None
@@ -99,9 +101,9 @@ def mode_collapse(records: list[dict], config: Config) -> tuple[str, list[str]] 
 def d_overfitting(records: list[dict], config: Config) -> tuple[str, list[str]] | None:
     train, held = recent(records, "d_acc_seen"), recent(records, "d_acc_heldout")
     gaps = recent(records, "d_loss_gap")
-    if train and held and min(t - h for t, h in zip(train, held)) > 0.25:
-        return (f"D calls {statistics.mean(train):.0%} of training reals real but {statistics.mean(held):.0%} of "
-                f"held-out reals (held-out loss {gaps[-1] if gaps else math.nan:+.3g} above the training loss)",
+    if train and held and min(t - h for t, h in zip(train, held, strict=True)) > 0.25:
+        return ((f"D calls {statistics.mean(train):.0%} of training reals real but {statistics.mean(held):.0%} of "
+                f"held-out reals (held-out loss {gaps[-1] if gaps else math.nan:+.3g} above the training loss)"),
                 ["regularize.diffaugment=color,translation,cutout", "regularize.r1=1", "more images"])
     return None
 
@@ -207,16 +209,16 @@ def gradient_norm(module: torch.nn.Module) -> torch.Tensor:
 class Monitors:
     """The monitors measured at log time on fixed inputs, so that they never draw from the training RNGs."""
 
-    def __init__(self, trainer: "Trainer", heldout: np.ndarray):
+    def __init__(self, trainer: Trainer, heldout: np.ndarray):
         n = trainer.config.doctor.monitor_samples
         self.heldout = heldout[:n]
         self.train = trainer.stream.indices[:n]
         self.z, self.labels = trainer.fixed_z[:n], (None if trainer.fixed_labels is None else trainer.fixed_labels[:n])
 
-    def real(self, trainer: "Trainer", indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def real(self, trainer: Trainer, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
         return trainer.prepare_real(*trainer.stream.dataset.batch(indices))
 
-    def __call__(self, trainer: "Trainer") -> dict[str, float]:
+    def __call__(self, trainer: Trainer) -> dict[str, float]:
         from ..sampling import generate
 
         G, D, loss = trainer.G, trainer.D, trainer.loss
@@ -243,7 +245,7 @@ class Monitors:
                 values["d_loss_gap"] = float(held_loss - train_loss)
         finally:
             with torch.no_grad():
-                for buffer, value in zip(D.buffers(), saved):
+                for buffer, value in zip(D.buffers(), saved, strict=True):
                     buffer.copy_(value)
         return values
 

@@ -7,24 +7,28 @@ evaluation use.
 from __future__ import annotations
 
 import copy
+from typing import Generic, TypeVar
 
 import torch
 from torch import nn
 
+Network = TypeVar("Network", bound=nn.Module)
 
-class EMA:
-    def __init__(self, model: nn.Module, decay: float, start_step: int = 0):
+
+class EMA(Generic[Network]):
+    def __init__(self, model: Network, decay: float, start_step: int = 0):
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
         self.decay = decay
         self.start_step = start_step
-        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self.model = copy.deepcopy(model)
+        self.model.eval().requires_grad_(False)
 
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
         """Average parameters; copy buffers (BN statistics, spectral-norm vectors) as they are."""
         decay = self.decay if step >= self.start_step else 0.0
-        for averaged, current in zip(self.model.parameters(), model.parameters()):
-            averaged.lerp_(current, 1.0 - decay)
-        for averaged, current in zip(self.model.buffers(), model.buffers()):
-            averaged.copy_(current)
+        for average, parameter in zip(self.model.parameters(), model.parameters(), strict=True):
+            average.lerp_(parameter, 1.0 - decay)
+        for copied, buffer in zip(self.model.buffers(), model.buffers(), strict=True):
+            copied.copy_(buffer)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 class PeriodicEvaluation:
-    def __init__(self, trainer: "Trainer"):
+    def __init__(self, trainer: Trainer):
         cfg = trainer.config.train
         # Built before the first step, so that a missing extractor fails before any training time is spent.
         self.evaluator = Evaluator(cfg.eval_metrics, trainer.dataset, trainer.config.data.source,
@@ -28,7 +28,7 @@ class PeriodicEvaluation:
         self.best: float | None = None
         self.last_step = -1
 
-    def __call__(self, trainer: "Trainer") -> dict[str, float]:
+    def __call__(self, trainer: Trainer) -> dict[str, float]:
         # The same latents every time, so that the scores of one run differ by the weights alone.
         result = self.evaluator.score_generator(trainer.ema.model, trainer.num_classes, seed=trainer.config.train.seed)
         self.last_step = trainer.step

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +22,7 @@ from ..models.base import upsamplings
 
 if TYPE_CHECKING:
     from ..data.datasets import ImageDataset
+    from ..models.pggan import Progressive
     from .trainer import Trainer
 
 
@@ -121,8 +122,9 @@ def last_phase(config: Config, step: int) -> Phase | None:
 def set_phase_for_step(config: Config, step: int, *networks) -> None:
     """Puts the networks of a checkpoint written after `step` steps in the phase they were trained at last."""
     phase = last_phase(config, step)
-    for network in networks if phase is not None else ():
-        network.set_phase(phase.depth, phase.alpha)
+    if phase is not None:
+        for network in networks:
+            network.set_phase(phase.depth, phase.alpha)
 
 
 def describe_step(config: Config, step: int) -> str:
@@ -158,7 +160,7 @@ def check_growth(config: Config) -> None:
 class FixedResolution:
     """One resolution and batch size for the whole run: nothing changes between steps."""
 
-    def begin_step(self, trainer: "Trainer") -> None:
+    def begin_step(self, trainer: Trainer) -> None:
         pass
 
     def real(self, images: torch.Tensor) -> torch.Tensor:
@@ -182,7 +184,7 @@ class ProgressiveGrowth:
     resolution (box-filtered once per resolution from the full-size uint8 cache), and fades real images
     in as G's are: lerp(upsample(downsample(x)), x, alpha), the reals D sees matching the fakes' mix."""
 
-    def __init__(self, growth: GrowthConfig, dataset: "ImageDataset", default_batch_size: int):
+    def __init__(self, growth: GrowthConfig, dataset: ImageDataset, default_batch_size: int):
         self.growth = growth
         self.dataset = dataset
         self.segments = growth_segments(growth, dataset.shape()[-1], default_batch_size)
@@ -190,7 +192,7 @@ class ProgressiveGrowth:
         self._applied_step = -1
         self._served: tuple[int, int] | None = None  # (resolution, batch size) the stream serves
 
-    def begin_step(self, trainer: "Trainer") -> None:
+    def begin_step(self, trainer: Trainer) -> None:
         if trainer.step == self._applied_step:
             return
         self._applied_step = trainer.step
@@ -202,7 +204,7 @@ class ProgressiveGrowth:
             for optimizer in (trainer.opt_G, trainer.opt_D):
                 optimizer.state.clear()
         for network in (trainer.G, trainer.D, trainer.ema.model):
-            network.set_phase(phase.depth, phase.alpha)
+            cast("Progressive", network).set_phase(phase.depth, phase.alpha)  # progressive architectures grow
 
     def ends_segment(self, step: int) -> bool:
         """Whether `step` steps complete a fade-in or a stabilization phase."""
@@ -230,8 +232,9 @@ class ProgressiveGrowth:
                          f"{(end - s.start) * s.batch_size:,} images")
         final = self.segments[-1].start
         if total_steps < final:
-            lines.append(f"warning: train.steps={total_steps} ends at {phase_at(self.segments, total_steps).describe()}; "
-                         f"the full resolution is reached at step {final}")
+            reached = phase_at(self.segments, total_steps).describe()
+            lines.append(f"warning: train.steps={total_steps} ends at {reached}; the full resolution is reached at "
+                         f"step {final}")
         return lines
 
 

@@ -6,7 +6,8 @@ D itself, or D after K look-ahead updates when `loss.unrolled_steps` = K > 0.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch.func import functional_call
@@ -23,12 +24,12 @@ G_OBJECTIVES: Registry[Objective] = Registry("G objective")
 
 
 @G_OBJECTIVES.register("adversarial")
-def adversarial(trainer: "Trainer", critic: Critic, fake: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+def adversarial(trainer: Trainer, critic: Critic, fake: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
     return trainer.loss.g_loss(critic(fake, labels))
 
 
 @G_OBJECTIVES.register("feature_matching")
-def feature_matching(trainer: "Trainer", critic: Critic, fake: torch.Tensor,
+def feature_matching(trainer: Trainer, critic: Critic, fake: torch.Tensor,
                      labels: torch.Tensor | None) -> torch.Tensor:
     """Salimans et al. 2016: |E f(x) - E f(G(z))|^2 for D's last feature layer f."""
     real, _ = trainer.real_batch()
@@ -45,19 +46,19 @@ class LookaheadAdam:
         self.lr, (self.beta1, self.beta2), self.eps = group["lr"], group.get("betas", (0.0, 0.0)), group.get("eps", 0.0)
         self.adam = isinstance(optimizer, torch.optim.Adam)
         states = [optimizer.state.get(p, {}) for p in parameters]
-        self.m = [s.get("exp_avg", torch.zeros_like(p)) for s, p in zip(states, parameters)]
-        self.v = [s.get("exp_avg_sq", torch.zeros_like(p)) for s, p in zip(states, parameters)]
+        self.m = [s.get("exp_avg", torch.zeros_like(p)) for s, p in zip(states, parameters, strict=True)]
+        self.v = [s.get("exp_avg_sq", torch.zeros_like(p)) for s, p in zip(states, parameters, strict=True)]
         self.t = int(states[0].get("step", 0)) if states else 0
 
     def step(self, params: list[torch.Tensor], grads: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
         if not self.adam:  # other optimizers look ahead with plain gradient steps at their learning rate
-            return [p - self.lr * g for p, g in zip(params, grads)]
+            return [p - self.lr * g for p, g in zip(params, grads, strict=True)]
         self.t += 1
-        self.m = [self.beta1 * m + (1 - self.beta1) * g for m, g in zip(self.m, grads)]
-        self.v = [self.beta2 * v + (1 - self.beta2) * g * g for v, g in zip(self.v, grads)]
+        self.m = [self.beta1 * m + (1 - self.beta1) * g for m, g in zip(self.m, grads, strict=True)]
+        self.v = [self.beta2 * v + (1 - self.beta2) * g * g for v, g in zip(self.v, grads, strict=True)]
         c1, c2 = 1 - self.beta1 ** self.t, 1 - self.beta2 ** self.t
         return [p - self.lr * (m / c1) / ((v / c2 + 1e-30).sqrt() + self.eps)
-                for p, m, v in zip(params, self.m, self.v)]
+                for p, m, v in zip(params, self.m, self.v, strict=True)]
 
 
 def lookahead_critic(D: torch.nn.Module, loss: AdversarialLoss, optimizer: torch.optim.Optimizer,
@@ -66,13 +67,13 @@ def lookahead_critic(D: torch.nn.Module, loss: AdversarialLoss, optimizer: torch
     """D after one update per (real, real labels, fake, fake labels) batch, as a function of D's weights
     and of the fakes, so that G's gradient flows through the updates (Metz et al. 2017). D itself is
     not changed."""
-    names, params = zip(*D.named_parameters())
+    names, params = zip(*D.named_parameters(), strict=True)
     buffers = dict(D.named_buffers())
     rule = LookaheadAdam(optimizer, list(params))
     current = list(params)
 
     def call(x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        return functional_call(D, {**dict(zip(names, current)), **buffers}, (x, y)).float()
+        return functional_call(D, {**dict(zip(names, current, strict=True)), **buffers}, (x, y)).float()
 
     for real, real_labels, fake, fake_labels in batches:
         d_loss = loss.d_loss(call(real, real_labels), call(fake, fake_labels))
@@ -89,7 +90,7 @@ class Unroller:
     def __init__(self, steps: int):
         self.steps = steps
 
-    def critic(self, trainer: "Trainer", fake: torch.Tensor, labels: torch.Tensor | None) -> Critic:
+    def critic(self, trainer: Trainer, fake: torch.Tensor, labels: torch.Tensor | None) -> Critic:
         if self.steps == 0:
             return trainer.D
         real, real_labels = trainer.real_batch()

@@ -14,10 +14,10 @@ import dataclasses
 import math
 import signal
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -32,15 +32,24 @@ from ..data import BatchStream, build_dataset
 from ..data.datasets import to_unit_range
 from ..data.stream import default_workers
 from ..devices import resolve_device
-from ..errors import CheckpointError, ConfigError, RunFolderError, SteadyganError, TrainingDiverged
+from ..errors import CheckpointError, ConfigError, RunFolderError, SteadyganError, TrainingDiverged, first_line
 from ..images import save_image
 from ..losses import build_loss
 from ..models import ARCHITECTURES, build_models, check_config_networks, check_model_size, meta_models
 from ..regularizers import DiscriminatorBatch, build_regularizers
-from ..sampling import generate, sample_latents
 from ..run_folder import DEFAULT_ROOT, NUMBERED, RunFolder
-from .checkpoint import (BEST, LAST, flatten_module, flatten_optimizer, load_checkpoint, restore_optimizer,
-                         save_checkpoint, stored_config, unflatten)
+from ..sampling import generate, sample_latents
+from .checkpoint import (
+    BEST,
+    LAST,
+    flatten_module,
+    flatten_optimizer,
+    load_checkpoint,
+    restore_optimizer,
+    save_checkpoint,
+    stored_config,
+    unflatten,
+)
 from .distributed import end_process_group, ranks_from_environment, use_cross_rank_batch_norm
 from .doctor import Doctor, Monitors, gradient_norm
 from .ema import EMA
@@ -68,7 +77,7 @@ class Trainer:
     """Builds data, models, loss and optimizers from a Config and runs (or resumes) training."""
 
     def __init__(self, config: Config, *, progress: bool = True, tensorboard: bool = True,
-                 callbacks: list[Callable[["Trainer"], None]] | None = None, run_name: str | None = None,
+                 callbacks: list[Callable[[Trainer], None]] | None = None, run_name: str | None = None,
                  continue_run: bool = False, overwrite: bool = False):
         """`config.train.out_dir` is the run folder ("" for a new numbered one, runs/NNNNN-`run_name`); it must
         not hold a run, unless `continue_run` (a resume) or `overwrite` (start over in it). The folder is
@@ -123,8 +132,8 @@ class Trainer:
                 self.ranks.broadcast(network)
         self.memory_format = resolve_memory_format(config.train.memory_format, self.device,
                                                    images=self.dataset.kind == "image")
-        self.G.to(self.device, memory_format=self.memory_format)
-        self.D.to(self.device, memory_format=self.memory_format)
+        for network in (self.G, self.D):  # Module.to takes memory_format; torch's type stubs leave it out
+            network.to(self.device, memory_format=self.memory_format)  # type: ignore[call-overload]
         self.precision = Precision(config.train.precision, self.device)
         self.ema = EMA(self.G, config.train.ema_decay, config.train.ema_start)
         self.compiled = compile_networks(config, self.G, self.D)  # after the EMA copies the plain G
@@ -162,7 +171,7 @@ class Trainer:
 
     @classmethod
     def resume(cls, checkpoint: str | Path, overrides: list[str] | tuple[str, ...] = (), *, overwrite: bool = False,
-               **kwargs) -> "Trainer":
+               **kwargs) -> Trainer:
         """A trainer in the exact state a checkpoint recorded; overrides apply to its stored config.
 
         The last checkpoint of a run folder (RUN/checkpoints/last.safetensors) continues that run in place.
@@ -222,11 +231,11 @@ class Trainer:
 
     def prepare_real(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Real images on the device as this step's D sees them (faded in while G grows), and their labels."""
-        labels = labels.to(self.device) if self.num_classes else None
+        on_device = labels.to(self.device) if self.num_classes else None
         images = to_unit_range(images.to(self.device, non_blocking=True))  # uint8 converted on the device
         if images.dim() == 4:
             images = images.contiguous(memory_format=self.memory_format)
-        return self.schedule.real(images), labels
+        return self.schedule.real(images), on_device
 
     def discriminator_step(self) -> None:
         real, real_labels = self.real_batch()
@@ -443,7 +452,8 @@ class Trainer:
         self.metrics.discard()
         self.rollbacks, self.lr_scale = rollbacks, lr_scale
         self._set_learning_rates()
-        record = self.metrics.write(self.step, {"rollback": rollbacks, "lr_scale": lr_scale, "diverged_at": diverged_at})
+        record = self.metrics.write(self.step, {"rollback": rollbacks, "lr_scale": lr_scale,
+                                                "diverged_at": diverged_at})
         self._report(self.doctor.examine(record))
         if self.progress:
             tqdm.write(f"doctor: NaN/inf at step {diverged_at}; rolled back to step {self.step} with learning rates "
@@ -512,9 +522,8 @@ class Trainer:
         try:
             self._load_state(tensors, meta)
         except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
-            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise CheckpointError(f"checkpoint '{path}' is damaged or does not fit the networks its config builds "
-                                  f"({detail[:200]}); resume from another checkpoint") from None
+                                  f"({first_line(exc)[:200]}); resume from another checkpoint") from None
         if self._diverged():
             raise CheckpointError(f"checkpoint '{path}' holds NaN/inf weights; resume from an earlier checkpoint")
 
@@ -538,7 +547,7 @@ class Trainer:
         doctor = meta.get("doctor", {})
         lr_scale, rollbacks = float(doctor.get("lr_scale", 1.0)), int(doctor.get("rollbacks", 0))
         seconds = float(meta.get("train_seconds", 0.0))
-        if not (0 < lr_scale <= 1 and 0 <= rollbacks and 0 <= seconds < math.inf):
+        if not (0 < lr_scale <= 1 and rollbacks >= 0 and 0 <= seconds < math.inf):
             raise ValueError(f"doctor state {doctor} or train_seconds {seconds} out of range")
         self.lr_scale, self.rollbacks = lr_scale, rollbacks
         self._clock = (time.perf_counter(), seconds)
