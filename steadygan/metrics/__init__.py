@@ -7,13 +7,13 @@ from .features import Extractor, FeatureSet, build_extractor, default_extractor,
 from .inception import FIDInceptionV3, WeightsError, load_fid_inception
 from .modes import ModeCoverage, StackedModes, mode_coverage, stacked_modes
 from .scores import (
-                       GaussianStats,
-                       density_coverage,
-                       fid_from_stats,
-                       frechet_distance,
-                       inception_score,
-                       kernel_inception_distance,
-                       precision_recall,
+    GaussianStats,
+    density_coverage,
+    fid_from_stats,
+    frechet_distance,
+    inception_score,
+    kernel_inception_distance,
+    precision_recall,
 )
 
 __all__ = ["METRICS", "Evaluation", "Evaluator", "Extractor", "FIDInceptionV3", "FeatureSet", "GaussianStats",
