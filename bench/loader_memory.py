@@ -101,17 +101,17 @@ def main(argv: list[str] | None = None) -> int:
     small, large = rows
     lines = ["# Loader memory: 60,000 images against the same repeated 10 times", "",
              (f"`python bench/loader_memory.py --repeat {args.repeat} --steps {args.steps}`: DCGAN 32x32, batch 128, "
-             f"{args.steps} steps, in a fresh process per data set (MiB)."), "",
+              f"{args.steps} steps, in a fresh process per data set (MiB)."), "",
              ("| data | images | cache on disk | decode s | peak own memory (RssAnon) while decoding | "
-             "peak own memory while training | peak resident cache pages (RssFile) | peak RSS (VmHWM) |"),
+              "peak own memory while training | peak resident cache pages (RssFile) | peak RSS (VmHWM) |"),
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['source']} | {r['images']:,} | {r['cache_mib']:,.0f} | {r['cache_seconds']:.0f} | "
                      f"{r['cache_anon_mib']:,.0f} | {r['anon_mib']:,.0f} | {r['file_mib']:,.0f} | "
                      f"{r['hwm_mib']:,.0f} |")
     lines += ["", (f"Own memory while training, {large['images']:,} vs {small['images']:,} images: "
-                  f"{large['anon_mib'] / small['anon_mib']:.2f}x for {large['images'] / small['images']:.0f}x the "
-                  "data.")]
+                   f"{large['anon_mib'] / small['anon_mib']:.2f}x for {large['images'] / small['images']:.0f}x the "
+                   "data.")]
     text = "\n".join(lines) + "\n"
     Path(args.out).write_text(text)
     print(text)

@@ -135,7 +135,7 @@ def table(results: list[dict], keys: list[str], seeds: int) -> str:
     lines = [f"{seeds} seed(s) per row and mixture; mean ± std over seeds; {SAMPLES} samples scored; batch 512",
              "",
              ("| technique | G steps | ring modes /8 | ring % HQ | ring KL | grid modes /25 | grid % HQ | grid KL | "
-             "all modes, >= 90% HQ, every seed | s / run |"),
+              "all modes, >= 90% HQ, every seed | s / run |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
     for key in keys:
         cells, perfect, seconds, steps = [], True, [], set()

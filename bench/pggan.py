@@ -148,14 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     params = {k: sum(p.numel() for p in m.parameters()) for k, m in (("G", trainer.G), ("D", trainer.D))}
     lines = [f"Command: python bench/pggan.py {' '.join(argv if argv is not None else sys.argv[1:])}", "",
              (f"Device: {device}; torch {torch.__version__}. Data: {Path(args.data).name}, grown 4 -> "
-             f"{args.resolution}px, random flips."),
+              f"{args.resolution}px, random flips."),
              (f"Sizes ({name}): z {preset['z_dim']}, widest layers {preset['width']} (G {params['G']:,} / D "
-             f"{params['D']:,} parameters); {preset['fade']:,} images per fade-in and per stabilization; batch "
-             f"size per resolution {batches}. Recipe otherwise `pggan`: WGAN-GP lambda 10, n_critic 1, drift 0.001, "
-             "Adam 1e-3 (0, 0.99), EMA 0.999, minibatch stddev group 4, Adam moments reset per resolution."),
+              f"{params['D']:,} parameters); {preset['fade']:,} images per fade-in and per stabilization; batch "
+              f"size per resolution {batches}. Recipe otherwise `pggan`: WGAN-GP lambda 10, n_critic 1, drift 0.001, "
+              "Adam 1e-3 (0, 0.99), EMA 0.999, minibatch stddev group 4, Adam moments reset per resolution."),
              (f"Scores: EMA G, {eval_n:,} samples vs all {len(trainer.dataset):,} real images box-filtered to the "
-             f"phase's resolution; extractor `{extractor.split('/')[-1]}`. Wall time {wall / 60:.1f} min "
-             "(evaluations included)."), "",
+              f"phase's resolution; extractor `{extractor.split('/')[-1]}`. Wall time {wall / 60:.1f} min "
+              "(evaluations included)."), "",
              "| phase | ends at step | kimg | s / 1k images | peak memory MiB | FID | KID |",
              "|---|---|---|---|---|---|---|"]
     for r in meter.rows:

@@ -99,7 +99,7 @@ def table(results: list[dict], keys: list[str], seeds: int, steps: int, samples:
                      f"{statistics.mean(r['seconds'] for r in runs):.0f} | "
                      f"{statistics.mean(r['eval_seconds'] for r in runs):.0f} |")
     lines += ["", ("Published (stacked MNIST, 28x28; their networks and budgets; "
-                  "see ../shared/reference/published-results.md):"), "",
+                   "see ../shared/reference/published-results.md):"), "",
               "| method | modes /1000 | KL | protocol |", "|---|---|---|---|"]
     lines += ["| " + " | ".join(map(str, row)) + " |" for row in PUBLISHED]
     return "\n".join(lines) + "\n"

@@ -181,10 +181,10 @@ def benchmark(args: argparse.Namespace) -> tuple[list[dict], list[tuple], str]:
         f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
     lines = [f"# Training throughput on {device_name}", "",
              (f"`python bench/throughput.py{' --full' if args.full else ' --quick' if args.quick else ''}`, "
-             f"torch {torch.__version__}, data {Path(data).name}, {preset} sizes; real images D draws per second "
-             f"(batch x n_dis per G step), median of {args.rounds} alternating rounds of {args.steps} G steps."), "",
+              f"torch {torch.__version__}, data {Path(data).name}, {preset} sizes; real images D draws per second "
+              f"(batch x n_dis per G step), median of {args.rounds} alternating rounds of {args.steps} G steps."), "",
              ("| model | G / D params | batch x n_dis | precision | mode | steadygan img/s | hand-written img/s | "
-             "steadygan / hand |"), "|---|---|---|---|---|---|---|---|"]
+              "steadygan / hand |"), "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['model']} | {r['params'][0] / 1e6:.2f}M / {r['params'][1] / 1e6:.2f}M | {r['batch']} x "
                      f"{r['n_dis']} | {r['precision']} | {'compiled' if r['compiled'] else 'eager'} | "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import torch
 from safetensors import SafetensorError
@@ -19,6 +19,7 @@ from safetensors.torch import save as save_safetensors
 from ..atomic import write_atomic
 from ..config import Config, from_dict, validate
 from ..errors import CheckpointError, ConfigError, first_line
+from ..kinds import DataKind
 
 FORMAT = "steadygan-checkpoint"
 VERSION = 1
@@ -167,7 +168,7 @@ def stored_config(meta: dict[str, Any], path: Path) -> Config:
 
 
 def _describes_data(data: Any, config: Config) -> bool:
-    if not isinstance(data, dict) or data.get("kind") not in ("image", "points"):
+    if not isinstance(data, dict) or data.get("kind") not in get_args(DataKind):
         return False
     shape, classes, names = data.get("shape"), data.get("num_classes"), data.get("class_names")
     expected = [[1, config.data.resolution, config.data.resolution], [3, config.data.resolution,

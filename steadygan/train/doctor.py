@@ -77,7 +77,7 @@ def d_overpowering(records: list[dict], config: Config) -> tuple[str, list[str]]
     real, fake = recent(records, "d_acc_real"), recent(records, "d_acc_fake")
     if real and fake and min(real) > 0.97 and min(fake) > 0.97:
         return ((f"D tells {statistics.mean(real):.0%} of reals and {statistics.mean(fake):.0%} of fakes apart over "
-                f"the last {WINDOW} logs, so G learns little from it"),
+                 f"the last {WINDOW} logs, so G learns little from it"),
                 [f"optim.d_lr={config.optim.d_lr / 4:g}", "loss.label_smoothing=one_sided",
                  "regularize.gradient_penalty=10", "model.spectral_norm=true"])
     return None
@@ -91,7 +91,7 @@ def mode_collapse(records: list[dict], config: Config) -> tuple[str, list[str]] 
     peak = max(before, default=0.0)
     if diversity and max(diversity) < 0.5 * peak and min(duplicates) > 0.5:
         return ((f"the fixed-latent samples differ {diversity[-1]:.0%} as much as real images do (down from "
-                f"{peak:.0%}) and {duplicates[-1]:.0%} of their pairs are near-duplicates"),
+                 f"{peak:.0%}) and {duplicates[-1]:.0%} of their pairs are near-duplicates"),
                 ["model.minibatch_stddev=true", "loss.unrolled_steps=5", "optim.n_dis=5",
                  "regularize.diffaugment=color,translation,cutout"])
     return None
@@ -103,7 +103,7 @@ def d_overfitting(records: list[dict], config: Config) -> tuple[str, list[str]] 
     gaps = recent(records, "d_loss_gap")
     if train and held and min(t - h for t, h in zip(train, held, strict=True)) > 0.25:
         return ((f"D calls {statistics.mean(train):.0%} of training reals real but {statistics.mean(held):.0%} of "
-                f"held-out reals (held-out loss {gaps[-1] if gaps else math.nan:+.3g} above the training loss)"),
+                 f"held-out reals (held-out loss {gaps[-1] if gaps else math.nan:+.3g} above the training loss)"),
                 ["regularize.diffaugment=color,translation,cutout", "regularize.r1=1", "more images"])
     return None
 
