@@ -63,7 +63,7 @@ class PhaseMeter:
         if trainer.device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - self.started
-        from steadygan.train.growth import images_shown
+        from steadygan.growth import images_shown
 
         images = images_shown(trainer.config, trainer.step) - images_shown(trainer.config, self.start_step)
         phase = trainer.schedule.phase
@@ -90,7 +90,7 @@ class PhaseMeter:
 
 def total_steps(preset: dict, resolution: int) -> int:
     from steadygan.config import GrowthConfig
-    from steadygan.train.growth import growth_segments
+    from steadygan.growth import growth_segments
 
     growth = GrowthConfig(fade_images=preset["fade"], stabilize_images=preset["stabilize"],
                           batch_sizes=preset["batch_sizes"])

@@ -139,7 +139,7 @@ def loader_rate(trainer, workers: int, batches: int) -> float:
     stream.next()
     start = time.perf_counter()
     for _ in range(batches):
-        trainer.prepare_real(*stream.next())
+        trainer.batches.prepare_real(*stream.next())
     if trainer.device.type == "cuda":
         torch.cuda.synchronize()
     return batches * trainer.stream.batch_size / (time.perf_counter() - start)

@@ -13,7 +13,11 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from .config import Config
+from .data.toy import MIXTURES
 from .errors import ConfigError
+from .registry import Registry
+from .technique import Phase, Technique
 
 Augmentation = Callable[[torch.Tensor], torch.Tensor]
 
@@ -63,31 +67,45 @@ def cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
     return x * mask.unsqueeze(1)
 
 
-POLICIES: dict[str, list[Augmentation]] = {
-    "color": [brightness, saturation, contrast],
-    "translation": [translation],
-    "cutout": [cutout],
-}
+AUGMENTATIONS: Registry[list[Augmentation]] = Registry("DiffAugment policy")
+AUGMENTATIONS.register("color")([brightness, saturation, contrast])
+AUGMENTATIONS.register("translation")([translation])
+AUGMENTATIONS.register("cutout")([cutout])
 
 
 def parse_policy(policy: str) -> list[Augmentation]:
     """'color,translation,cutout' -> the augmentation functions, in that order."""
     names = [p.strip() for p in policy.split(",") if p.strip()]
-    unknown = [n for n in names if n not in POLICIES]
+    unknown = [n for n in names if n not in AUGMENTATIONS]
     if unknown:
         raise ConfigError(f"unknown DiffAugment policy '{unknown[0]}' in regularize.diffaugment; "
-                          f"use a comma-separated list of: {', '.join(POLICIES)}")
-    return [f for n in names for f in POLICIES[n]]
+                          f"use a comma-separated list of: {', '.join(name for name, _ in AUGMENTATIONS.items())}")
+    return [f for n in names for f in AUGMENTATIONS.get(n)]
 
 
-class DiffAugment:
-    """Applies a policy to a batch of images; the empty policy is the identity."""
+class DiffAugment(Technique):
+    """Applies a policy to every batch D sees; the empty policy is the identity."""
+
+    name = "diffaugment"
+    keys = ("regularize.diffaugment",)
+    phases = (Phase.D_INPUT,)
 
     def __init__(self, policy: str = ""):
         self.policy = policy
         self.functions = parse_policy(policy)
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    @classmethod
+    def check(cls, config: Config) -> None:
+        parse_policy(config.regularize.diffaugment)
+        if config.regularize.diffaugment and config.data.source in MIXTURES:
+            raise ConfigError("regularize.diffaugment augments images; set it to '' for 2-D point data")
+
+    def describe(self) -> str:
+        return f"{self.name} {self.policy}"
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
         for function in self.functions:
             x = function(x)
         return x.contiguous()
+
+    __call__ = augment

@@ -164,6 +164,13 @@ def _recipes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _techniques(args: argparse.Namespace) -> int:
+    from .catalog import catalog
+
+    print(catalog())
+    return 0
+
+
 def _integer(low: int, high: int) -> Callable[[str], int]:
     """An argparse type: an integer from `low` to `high`."""
     def parse(text: str) -> int:
@@ -344,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     recipes = commands.add_parser("recipes", help="list the built-in recipes")
     recipes.set_defaults(run=_recipes)
+
+    techniques = commands.add_parser("techniques", help="list every technique: its phases, state and config keys")
+    techniques.set_defaults(run=_techniques)
     return parser
 
 

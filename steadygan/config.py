@@ -1,15 +1,19 @@
 """The run configuration: typed sections loaded from a YAML recipe, overridden by `section.key=value`.
 
-Every key is validated on load: an unknown key or a value of the wrong type is a `ConfigError` whose
-message lists the valid choices.
+This module is the schema (every key's type, default and accepted values) and its parsing; it imports
+no other part of steadygan. An unknown key or a value of the wrong type is a `ConfigError` on load;
+`check_values` checks ranges and fixed choices. Choices that name registered units (losses, optimizers,
+...) and the checks that span keys belong to the units: see `steadygan.validation`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -57,7 +61,7 @@ MAX_EVAL_IMAGES = 200_000  # images per evaluation: KID and precision/recall kee
 
 
 def setting(default: Any, bounds: Bounds | None = None, choices: tuple = ()) -> Any:
-    """A config field with the values it accepts, checked by `validate` (floats are always finite)."""
+    """A config field with the values it accepts, checked by `check_values` (floats are always finite)."""
     return field(default=default, metadata={"bounds": bounds, "choices": choices})
 
 
@@ -71,11 +75,12 @@ def resolution(default: int) -> Any:
 
 @dataclass
 class DataConfig:
-    source: str = "digits"  # a folder, a .zip, MNIST IDX files, a built-in: digits, ring8, grid25, or
-    # stacked:digits / stacked:<MNIST folder> (three digits as RGB, 1,000 modes)
+    # a folder, a .zip, MNIST IDX files, a built-in: digits, ring8, grid25, or stacked:digits /
+    # stacked:<MNIST folder> (three digits as RGB, 1,000 modes)
+    source: str = "digits"
     resolution: int = resolution(16)  # images are resized (shorter side) and center-cropped to this size
     channels: int = setting(0, choices=(0, 1, 3))  # 0: as the data gives (1 for digits and MNIST, 3 for image files)
-    labels: str = setting("auto", choices=LABEL_MODES)
+    labels: str = setting("auto", choices=LABEL_MODES)  # class labels: auto, none, sub-folders or a labels.csv
     split: str = ""  # keep only the labels.csv rows of this split; "" keeps all
     hflip: bool = False  # random horizontal flips of real images
     cache_dir: str = ""  # "" uses $STEADYGAN_CACHE or ~/.cache/steadygan
@@ -84,19 +89,21 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    arch: str = "dcgan"  # dcgan | sngan_cnn | sngan_resnet | began | pggan | mlp
-    z_dim: int = count(100, high=16384)
+    arch: str = "dcgan"  # the G/D architecture (steadygan techniques lists the registered ones)
+    z_dim: int = count(100, high=16384)  # dimensions of G's latent vector z ~ N(0, I)
     g_width: int = count(64, high=16384)  # channel width (hidden units for mlp; the widest layers for pggan) of G
-    d_width: int = count(64, high=16384)
+    d_width: int = count(64, high=16384)  # channel width of D
     hidden_layers: int = count(2, high=64)  # mlp only
-    activation: str = setting("relu", choices=("relu", "leaky_relu", "tanh"))  # mlp only (tanh: VEEGAN's 2-D nets)
+    activation: str = "relu"  # mlp only: relu | leaky_relu | tanh (VEEGAN's 2-D nets)
     g_batchnorm: bool = False  # mlp only: batch norm before each hidden activation of G (PacGAN's 2-D G)
     conditional: bool = False  # class-conditional G (conditional BN) and projection D
     spectral_norm: bool = False  # spectral normalization of every D layer
-    g_spectral_norm: bool = False
-    sn_power_iterations: int = count(1, high=100)
-    # default (each architecture's published init) | orthogonal (Saxe et al. 2014)
-    init: str = setting("default", choices=("default", "orthogonal"))
+    g_spectral_norm: bool = False  # spectral normalization of every G layer (SAGAN, BigGAN)
+    sn_power_iterations: int = count(1, high=100)  # power iterations per forward pass estimating sigma
+    init: str = "default"  # default (each architecture's published init) | orthogonal (Saxe et al. 2014)
+    # D's normalization where the architecture has one (dcgan): batch | none; auto is batch norm, or none
+    # under spectral norm, as in SN-GAN's comparison (Miyato et al. 2018)
+    d_norm: str = setting("auto", choices=("auto", "batch", "none"))
     minibatch_discrimination: bool = False  # Salimans et al. 2016: D sees per-sample closeness to the batch
     mbd_kernels: int = count(100, high=4096)  # minibatch discrimination: B kernels ...
     mbd_kernel_dim: int = count(5, high=1024)  # ... of C dimensions each
@@ -109,11 +116,9 @@ class ModelConfig:
 
 @dataclass
 class LossConfig:
-    name: str = "ns"  # ns | minimax | hinge | wasserstein | lsgan | lsgan_chi2 | began
-    # none | one_sided (real 0.9) | two_sided (real 0.9, fake 0.1); BCE losses
-    label_smoothing: str = setting("none", choices=("none", "one_sided", "two_sided"))
-    # adversarial | feature_matching (Salimans et al. 2016)
-    g_objective: str = setting("adversarial", choices=("adversarial", "feature_matching"))
+    name: str = "ns"  # the adversarial loss (steadygan techniques lists them with their keys)
+    label_smoothing: str = "none"  # none | one_sided (real 0.9) | two_sided (real 0.9, fake 0.1); BCE losses
+    g_objective: str = "adversarial"  # adversarial | feature_matching (Salimans et al. 2016)
     unrolled_steps: int = count(0, low=0, high=100)  # K look-ahead D updates G's loss is taken through (Metz et al.)
     began_gamma: float = setting(0.5, Bounds(0, 1))  # BEGAN diversity ratio
     began_lambda_k: float = setting(0.001, Bounds(0, 1))  # BEGAN learning rate of the equilibrium term k_t
@@ -121,14 +126,14 @@ class LossConfig:
 
 @dataclass
 class OptimConfig:
-    batch_size: int = count(64, high=65536)
-    g_lr: float = setting(2e-4, POSITIVE)
-    d_lr: float = setting(2e-4, POSITIVE)
-    g_betas: tuple[float, float] = setting((0.5, 0.999), FRACTION)
-    d_betas: tuple[float, float] = setting((0.5, 0.999), FRACTION)
+    batch_size: int = count(64, high=65536)  # images per D and per G step (over all processes)
+    g_lr: float = setting(2e-4, POSITIVE)  # G's learning rate (TTUR: a lower one than D's)
+    d_lr: float = setting(2e-4, POSITIVE)  # D's learning rate
+    g_betas: tuple[float, float] = setting((0.5, 0.999), FRACTION)  # Adam's (beta1, beta2) for G
+    d_betas: tuple[float, float] = setting((0.5, 0.999), FRACTION)  # Adam's (beta1, beta2) for D
     n_dis: int = count(1, high=1000)  # D steps per G step
-    optimizer: str = setting("adam", choices=("adam", "rmsprop"))  # rmsprop: WGAN's; betas are ignored
-    lr_decay: str = setting("none", choices=("none", "linear"))  # linear: to zero at the last step
+    optimizer: str = "adam"  # adam | rmsprop (WGAN's; betas are ignored)
+    lr_decay: str = "none"  # none | linear (to zero at the last step)
     lr_decay_start: float = setting(0.0, FRACTION)  # fraction of train.steps at the full rate before the decay
 
 
@@ -139,8 +144,11 @@ class RegularizeConfig:
     drift: float = setting(0.0, NON_NEGATIVE)  # epsilon of PGGAN's eps * D(x)^2 on reals (0.001)
     r1: float = setting(0.0, NON_NEGATIVE)  # gamma of R1, gamma/2 * |grad D(real)|^2 (Mescheder et al. 2018)
     r2: float = setting(0.0, NON_NEGATIVE)  # gamma of R2, the same on fakes
+    r1_interval: int = count(1, high=10_000)  # D steps between R1/R2 terms, each weighted by it (StyleGAN2: 16)
+    lecam: float = setting(0.0, NON_NEGATIVE)  # lambda of LeCam's regularization (Tseng et al. 2021: 0.3 for CIFAR)
+    lecam_decay: float = setting(0.99, FRACTION)  # decay of LeCam's moving averages of D's outputs
     ortho_g: float = setting(0.0, NON_NEGATIVE)  # beta of BigGAN's orthogonal regularization on G (1e-4)
-    ortho_d: float = setting(0.0, NON_NEGATIVE)  # ... on D
+    ortho_d: float = setting(0.0, NON_NEGATIVE)  # beta of BigGAN's orthogonal regularization on D
     weight_clip: float = setting(0.0, NON_NEGATIVE)  # c of WGAN's weight clipping of D (0.01)
     diffaugment: str = ""  # DiffAugment policy for D's inputs, e.g. color,translation,cutout
 
@@ -149,7 +157,7 @@ class RegularizeConfig:
 class GrowthConfig:
     """Progressive growing (model.arch=pggan): 4x4 first, then each doubling faded in and stabilized."""
 
-    start_resolution: int = resolution(4)
+    start_resolution: int = resolution(4)  # the resolution G and D start at
     fade_images: int = count(800_000, low=0)  # real images shown while alpha rises linearly from 0 to 1
     stabilize_images: int = count(800_000)  # images at the new resolution with alpha 1 (the last: to the end)
     # resolution -> batch size; other resolutions use optim.batch_size
@@ -171,21 +179,20 @@ class DoctorConfig:
 @dataclass
 class TrainConfig:
     steps: int = count(2000)  # G updates
-    seed: int = count(0, low=0, high=2**31 - 2)
+    seed: int = count(0, low=0, high=2**31 - 2)  # of every random choice: weights, latents, data order
     ema_decay: float = setting(0.999, FRACTION)  # EMA of G's weights; 0 turns it off
     ema_start: int = count(0, low=0)  # G step at which the EMA starts averaging (a plain copy before)
     out_dir: str = ""  # the run folder; "" makes a new one, runs/NNNNN-<name>
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     log_every: int = count(25, low=0)  # G steps between logs (0: none), and the other intervals below
-    sample_every: int = count(500, low=0)
-    checkpoint_every: int = count(500, low=0)
+    sample_every: int = count(500, low=0)  # G steps between sample grids (samples/step-NNNNNN.png)
+    checkpoint_every: int = count(500, low=0)  # G steps between checkpoints (checkpoints/last.safetensors)
     num_samples: int = count(64, high=4096)  # images in each sample grid (fixed latents)
     eval_every: int = count(0, low=0)  # G steps between evaluations of the EMA G (0: none); the best by FID is kept
     eval_metrics: str = "fid"  # comma-separated: fid, kid, is, pr, dc, modes
     eval_n: int = count(5000, low=2, high=MAX_EVAL_IMAGES)  # generated images per evaluation
     eval_extractor: str = "auto"  # auto | inception | classifier:NAME_OR_FILE
-    # auto (bf16 on GPUs that have it, else fp16; fp32 on CPUs) | fp32 | bf16 | fp16
-    precision: str = setting("auto", choices=("auto", "fp32", "bf16", "fp16"))
+    precision: str = "auto"  # auto (bf16 on GPUs that have it, else fp16; fp32 on CPUs) | fp32 | bf16 | fp16
     # auto (channels_last on GPUs) | channels_last | contiguous
     memory_format: str = setting("auto", choices=("auto", "channels_last", "contiguous"))
     compile: bool = False  # torch.compile of G's and D's forward passes (pays off on long GPU runs)
@@ -213,7 +220,38 @@ class Config:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(Config)}
+SECTIONS: dict[str, Any] = get_type_hints(Config)  # section name -> its dataclass
+
+
+@cache
+def _comments() -> dict[str, str]:
+    """"section.key" -> the comment that documents it in this module's schema (the full-line comments just
+    above it, then the one on its line), so that help text is written once, beside the key."""
+    classes = {section.__name__: name for name, section in SECTIONS.items()}
+    found: dict[str, str] = {}
+    section: str | None = None
+    above: list[str] = []
+    for line in Path(__file__).read_text().splitlines():
+        if match := re.match(r"class (\w+)", line):
+            section, above = classes.get(match[1]), []
+        elif section and (match := re.match(r"    # (.*)", line)):
+            above.append(match[1])
+        elif section and (match := re.match(r"    (\w+): [^#]*(?:#\s*(.*))?$", line)):
+            found[f"{section}.{match[1]}"] = " ".join([*above, match[2] or ""]).strip()
+            above = []
+    return found
+
+
+def describe_key(key: str) -> str:
+    """One line of help for a "section.key": its type, default, accepted values and documentation."""
+    section, name = key.split(".")
+    values = SECTIONS[section]()
+    entry = next(f for f in dataclasses.fields(values) if f.name == name)
+    bounds, choices = entry.metadata.get("bounds"), entry.metadata.get("choices")
+    accepted = (f", one of {', '.join(map(str, choices))}" if choices
+                else f", {bounds.describe()}" if bounds is not None else "")
+    kind = _describe_type(get_type_hints(type(values))[name])
+    return f"{key} = {getattr(values, name)!r} ({kind}{accepted}): {_comments().get(key, '')}".rstrip(": ")
 
 
 def _describe_type(expected: Any) -> str:
@@ -429,30 +467,3 @@ def check_values(config: Config) -> None:
             if bounds is not None and not all(bounds.admits(n) for n in numbers):
                 raise ConfigError(f"config key '{key}' is {value!r}; {'each number' if several else 'it'} must be "
                                   f"{bounds.describe()}")
-
-
-def validate(config: Config) -> Config:
-    """Check every value before any work starts: ranges and choices, and the names of registered units."""
-    from .losses import LOSSES
-    from .models import ARCHITECTURES
-
-    check_values(config)
-    loss = LOSSES.get(config.loss.name)
-    if config.loss.label_smoothing != "none" and not loss.label_targets:
-        smoothable = ", ".join(name for name in LOSSES.names() if LOSSES.get(name).label_targets)
-        raise ConfigError(f"loss.label_smoothing softens the targets of a cross-entropy loss ({smoothable}); "
-                          f"loss.name={config.loss.name} has none: set loss.label_smoothing=none")
-    expects, output = loss.expects, ARCHITECTURES.get(config.model.arch).output
-    if expects != output:
-        raise ConfigError(f"loss.name={config.loss.name} needs a D that outputs {expects}, but model.arch="
-                          f"{config.model.arch} outputs {output}; use loss.name=began with model.arch=began only")
-    if config.loss.unrolled_steps and config.loss.g_objective != "adversarial":
-        raise ConfigError("loss.unrolled_steps needs loss.g_objective=adversarial (feature matching uses D's "
-                          "features, which are not unrolled)")
-    from .augment import parse_policy
-
-    parse_policy(config.regularize.diffaugment)
-    from .train.growth import check_growth
-
-    check_growth(config)
-    return config

@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .atomic import writable_folder
 from .config import Config, load_config
 from .devices import resolve_device
 from .errors import CheckpointError, OutputError, warn
+from .growth import describe_step, set_phase_for_step
 from .images import (
     SOFTWARE,
     captioned,
@@ -24,8 +24,9 @@ from .images import (
 )
 from .models import Discriminator, Generator, build_models, check_model_size
 from .sampling import generate, sample_latents, walk
-from .train.checkpoint import load_checkpoint, stored_config, unflatten
-from .train.growth import describe_step, set_phase_for_step
+from .storage.atomic import writable_folder
+from .storage.checkpoint import load_checkpoint, stored_config, unflatten
+from .validation import validate
 
 
 @dataclass
@@ -90,7 +91,7 @@ class LoadedGenerator:
 def models_from_meta(meta: dict[str, Any], path: Path) -> tuple[Config, Generator, Discriminator]:
     """The config a checkpoint records (checked as a recipe is) and freshly built (untrained) G and D for it,
     once their size is known to fit this machine."""
-    config = stored_config(meta, path)
+    config = stored_config(meta, path, validate)
     data = meta["data"]
     shape = {"resolution": config.data.resolution, "channels": data["shape"][0], "num_classes": data["num_classes"],
              "data_kind": data["kind"]}

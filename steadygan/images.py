@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from .atomic import atomic_path, writable_folder
 from .errors import OutputError
+from .storage.atomic import atomic_path, writable_folder
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Adversarial losses, each a small named unit with a D part and a G part.
+"""Adversarial losses, each a small named technique with a D part and a G part, selected by `loss.name`.
 
 All of them take D's raw outputs (logits, critic values) and return a scalar to minimise.
 """
@@ -10,26 +10,49 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from .config import LossConfig
+from .config import Config, LossConfig
+from .errors import ConfigError
 from .kinds import DOutput
 from .registry import Registry
+from .technique import DiscriminatorBatch, Phase, Technique
 
-LOSSES: Registry[type[AdversarialLoss]] = Registry("loss")
+LOSSES: Registry[type[AdversarialLoss]] = Registry("loss", key="loss.name")
+# (real target, fake target) of D's cross-entropy: Salimans et al. 2016 smooth only the real side.
+LABEL_SMOOTHING: Registry[tuple[float, float]] = Registry("label smoothing", key="loss.label_smoothing")
+LABEL_SMOOTHING.register("none")((1.0, 0.0))
+LABEL_SMOOTHING.register("one_sided")((0.9, 0.0))
+LABEL_SMOOTHING.register("two_sided")((0.9, 0.1))
 
 
-class AdversarialLoss:
+class AdversarialLoss(Technique):
     """D's loss on real and fake outputs, and G's loss on fake outputs.
 
-    A loss with state of its own (BEGAN's k_t) updates it in `after_d_step` and saves it through
+    A loss with state of its own (BEGAN's k_t) updates it after each D step and saves it through
     `state_dict`, so that checkpoints and resumed runs carry it.
     """
 
+    keys: ClassVar[tuple[str, ...]] = ("loss.name",)
+    phases: ClassVar[tuple[Phase, ...]] = (Phase.D_STEP, Phase.G_STEP)
     expects: ClassVar[DOutput] = "logits"  # the kind of D output it is defined on (see models.Architecture.output)
     label_targets = False  # whether D's targets are labels that loss.label_smoothing can soften
     boundary: float | None = 0.0  # D's output between "real" and "fake"; None: midway between the batch means
+    vanishing_gradient_remedy: ClassVar[str] = "hinge"  # the loss the doctor suggests when G's gradients vanish
 
     def __init__(self, cfg: LossConfig | None = None):
         self.cfg = cfg or LossConfig()
+
+    @classmethod
+    def check(cls, config: Config) -> None:
+        from .models import ARCHITECTURES
+
+        if config.loss.label_smoothing != "none" and not cls.label_targets:
+            smoothable = ", ".join(name for name, loss in LOSSES.items() if loss.label_targets)
+            raise ConfigError(f"loss.label_smoothing softens the targets of a cross-entropy loss ({smoothable}); "
+                              f"loss.name={config.loss.name} has none: set loss.label_smoothing=none")
+        output = ARCHITECTURES.get(config.model.arch).output
+        if cls.expects != output:
+            raise ConfigError(f"loss.name={config.loss.name} needs a D that outputs {cls.expects}, but model.arch="
+                              f"{config.model.arch} outputs {output}; use loss.name=began with model.arch=began only")
 
     @torch.no_grad()
     def accuracy(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,28 +66,18 @@ class AdversarialLoss:
     def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    @torch.no_grad()
-    def after_d_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {}
-
-    def state_dict(self) -> dict[str, float]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, float]) -> None:
-        pass
-
-
-# (real target, fake target) of D's cross-entropy: Salimans et al. 2016 smooth only the real side.
-LABEL_SMOOTHING = {"none": (1.0, 0.0), "one_sided": (0.9, 0.0), "two_sided": (0.9, 0.1)}
+    def d_term(self, batch: DiscriminatorBatch) -> torch.Tensor:
+        return self.d_loss(batch.real_out, batch.fake_out)
 
 
 class _BinaryCrossEntropyD(AdversarialLoss):
     """D maximises log D(x) + log(1 - D(G(z))) (cross-entropy with targets 1 and 0, or smoothed)."""
 
+    keys: ClassVar[tuple[str, ...]] = ("loss.name", "loss.label_smoothing")
     label_targets = True
 
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        real_target, fake_target = LABEL_SMOOTHING[self.cfg.label_smoothing]
+        real_target, fake_target = LABEL_SMOOTHING.get(self.cfg.label_smoothing)
         return (F.binary_cross_entropy_with_logits(real, torch.full_like(real, real_target))
                 + F.binary_cross_entropy_with_logits(fake, torch.full_like(fake, fake_target)))
 
@@ -83,6 +96,8 @@ class MinimaxLoss(_BinaryCrossEntropyD):
 
     Its gradient vanishes when D rejects the fakes confidently, which is why `ns` exists.
     """
+
+    vanishing_gradient_remedy: ClassVar[str] = "ns"
 
     def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
         return -F.softplus(fake).mean()
@@ -145,6 +160,8 @@ class BEGANLoss(AdversarialLoss):
     k += lambda_k (gamma L(x) - L(G(z))) in [0, 1]. M_global = L(x) + |gamma L(x) - L(G(z))| is the
     convergence measure the paper plots."""
 
+    keys: ClassVar[tuple[str, ...]] = ("loss.name", "loss.began_gamma", "loss.began_lambda_k")
+    phases: ClassVar[tuple[Phase, ...]] = (Phase.D_STEP, Phase.G_STEP, Phase.AFTER_D_STEP)
     expects: ClassVar[DOutput] = "energy"
 
     def __init__(self, cfg: LossConfig | None = None):
@@ -164,7 +181,8 @@ class BEGANLoss(AdversarialLoss):
         return fake.mean()
 
     @torch.no_grad()
-    def after_d_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+    def after_d_step(self, batch: DiscriminatorBatch) -> dict[str, torch.Tensor]:
+        real, fake = batch.real_out, batch.fake_out
         balance = self.cfg.began_gamma * real.mean() - fake.mean()
         self.k = min(max(self.k + self.cfg.began_lambda_k * float(balance), 0.0), 1.0)
         return {"k": torch.tensor(self.k), "m_global": real.mean() + balance.abs()}

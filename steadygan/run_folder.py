@@ -17,15 +17,15 @@ import shutil
 from pathlib import Path
 from typing import IO
 
-from .atomic import writable_folder
 from .errors import RunFolderError
+from .storage.atomic import writable_folder
 
 DEFAULT_ROOT = Path("runs")
 LOCK_NAME = ".steadygan.lock"
 # What a training run (and `animate` beside it) writes; a folder holding any marker holds a run.
 RUN_MARKERS = ("config.yaml", "metrics.jsonl", "checkpoints")
 RUN_OUTPUTS = (*RUN_MARKERS, "samples", "tensorboard", "loss.png", "evaluation.json", "training.gif")
-TEMPORARY = re.compile(r"^\..+\.\d+\.tmp$")  # steadygan.atomic's temporary names: .NAME.PID.tmp
+TEMPORARY = re.compile(r"^\..+\.\d+\.tmp$")  # steadygan.storage.atomic's temporary names: .NAME.PID.tmp
 NUMBERED = re.compile(r"^(\d{5,})-")
 
 

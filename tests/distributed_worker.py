@@ -6,8 +6,8 @@ import sys
 from safetensors.torch import save_file
 
 from steadygan.config import load_config
+from steadygan.storage.checkpoint import flatten_module
 from steadygan.train import Trainer
-from steadygan.train.checkpoint import flatten_module
 from steadygan.train.distributed import end_process_group
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def test_quick_benchmark_writes_the_table_and_the_scatter_plot(tmp_path):
 
 
 def test_every_row_is_a_valid_config_and_every_recipe_row_keeps_its_own_schedule():
-    from steadygan.config import validate
+    from steadygan.validation import validate
 
     for key, entry in mixtures.ENTRIES.items():
         config = validate(mixtures.config_for(key, "grid25", 0, 123, "."))

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from steadygan.errors import CheckpointError
-from steadygan.train import checkpoint as ckpt
+from steadygan.storage import checkpoint as ckpt
 
 
 def test_round_trip_keeps_tensors_and_meta(tmp_path):

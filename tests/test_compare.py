@@ -15,8 +15,8 @@ from steadygan.cli import main
 from steadygan.compare import Variant, compare, parse_budget, parse_variants
 from steadygan.compare.runner import MatchedImages, plan_comparison, variant_state
 from steadygan.errors import ConfigError
+from steadygan.growth import images_shown
 from steadygan.train import Trainer
-from steadygan.train.growth import images_shown
 from steadygan.train.metrics_log import read_records
 
 TINY = ["model.g_width=8", "model.d_width=8", "model.z_dim=16", "optim.batch_size=8", "train.log_every=2",

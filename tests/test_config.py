@@ -109,7 +109,7 @@ def test_override_values_are_read_by_the_type_of_their_key():
     ("growth.batch_sizes={8: 0}", "config key 'growth.batch_sizes' is {8: 0}; each number must be in [1, 65536]"),
 ])
 def test_every_number_has_a_range(override, message):
-    from steadygan.config import validate
+    from steadygan.validation import validate
 
     with pytest.raises(ConfigError) as error:
         validate(load_config("pggan" if "growth" in override else "dcgan", [override]))

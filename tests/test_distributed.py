@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from helpers import tiny_trainer
 from steadygan.nn import BatchNorm2d
-from steadygan.train.checkpoint import flatten_module
+from steadygan.storage.checkpoint import flatten_module
 from steadygan.train.distributed import CrossRankBatchNorm, Ranks, use_cross_rank_batch_norm
 
 WORKER = Path(__file__).with_name("distributed_worker.py")

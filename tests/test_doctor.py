@@ -73,7 +73,8 @@ def test_d_overfitting_on_a_tiny_training_split(tmp_path):
     and then calls the held-out reals fake."""
     trainer = frozen_g(doctor_run(tmp_path, **{"optim.d_lr": 2e-3, "train.steps": 150, "optim.n_dis": 2}))
     pool = trainer.stream.indices[16:]
-    trainer.stream = BatchStream(trainer.dataset, 8, seed=0, indices=trainer.stream.indices[:16])
+    trainer.batches.stream = trainer.state.stream = BatchStream(trainer.dataset, 8, seed=0,
+                                                               indices=trainer.stream.indices[:16])
     rng = np.random.default_rng(0)
     forward = trainer.G.forward
     trainer.G.forward = lambda z, y=None: forward(z, y) * 0 + trainer.dataset.batch(rng.choice(pool, len(z)))[0]

@@ -48,7 +48,7 @@ def test_fp16_scaler_skips_a_step_whose_gradients_overflow(tmp_path):
     before = [p.detach().clone() for p in trainer.D.parameters()]
     scale = trainer.precision.scalers["D"].get_scale()
     next(trainer.D.parameters()).register_hook(lambda grad: grad * float("inf"))  # an overflow in D's backward
-    trainer.discriminator_step()
+    trainer.step_once.discriminator_step(0)
     assert all(torch.equal(a, b) for a, b in zip(before, trainer.D.parameters(), strict=True))  # step skipped
     assert trainer.precision.scalers["D"].get_scale() < scale  # and the scale lowered
 
@@ -58,7 +58,7 @@ def test_channels_last_is_the_default_layout_on_a_gpu(tmp_path):
     assert trainer.memory_format is torch.channels_last
     convs = [m for m in trainer.D.modules() if isinstance(m, torch.nn.Conv2d)]
     assert convs and all(m.weight.is_contiguous(memory_format=torch.channels_last) for m in convs)
-    real, _ = trainer.real_batch()
+    real, _ = trainer.batches.real()
     assert real.is_contiguous(memory_format=torch.channels_last)
     trainer.fit()
     _, meta, _ = load_checkpoint(tmp_path)

@@ -8,13 +8,14 @@ import torch
 import torch.nn.functional as F
 
 from helpers import tiny_config
-from steadygan.config import from_dict, load_config, validate
+from steadygan.config import from_dict, load_config
 from steadygan.data.cache import box_downsampled
 from steadygan.errors import ConfigError
 from steadygan.generate import load_generator, training_animation
+from steadygan.growth import growth_segments, phase_at
 from steadygan.sampling import generate, sample_latents
 from steadygan.train import Trainer, load_checkpoint
-from steadygan.train.growth import growth_segments, phase_at
+from steadygan.validation import validate
 
 
 def growing(out_dir, **overrides):
@@ -84,7 +85,7 @@ def test_real_images_fade_like_the_fakes(tmp_path):
     """At alpha 0 of a fade-in, D on the blended reals equals the previous D on the reals pooled."""
     trainer = Trainer(growing(tmp_path, **{"train.steps": 4}), progress=False, tensorboard=False)
     trainer.fit()
-    trainer.schedule.begin_step(trainer)  # step 4: the 8x8 fade-in starts
+    trainer.schedule.begin_step(trainer.step)  # step 4: the 8x8 fade-in starts
     assert (trainer.D.depth, trainer.D.alpha) == (1, 0.0)
     x = torch.rand(4, 1, 8, 8) * 2 - 1
     blended = trainer.schedule.real(x)
@@ -106,8 +107,8 @@ def test_resume_anywhere_reproduces_the_uninterrupted_run(tmp_path, stop):
     resumed = Trainer.resume(tmp_path / "resumed", progress=False, tensorboard=False)
     assert resumed.step == stop
     resumed.fit()
-    expected, _ = straight.state_tensors_and_meta()
-    actual, _ = resumed.state_tensors_and_meta()
+    expected, _ = straight.state.tensors_and_meta()
+    actual, _ = resumed.state.tensors_and_meta()
     assert set(actual) == set(expected)
     assert [name for name in expected if not torch.equal(actual[name], expected[name])] == []
 
@@ -116,12 +117,12 @@ def test_optimizer_moments_restart_with_each_new_resolution(tmp_path):
     trainer = Trainer(growing(tmp_path, **{"train.steps": 4}), progress=False, tensorboard=False)
     trainer.fit()
     assert len(trainer.opt_G.state) > 0
-    trainer.schedule.begin_step(trainer)
+    trainer.schedule.begin_step(trainer.step)
     assert len(trainer.opt_G.state) == 0 and len(trainer.opt_D.state) == 0
     kept = Trainer(growing(tmp_path / "kept", **{"train.steps": 4, "growth.reset_optimizer": "false"}),
                    progress=False, tensorboard=False)
     kept.fit()
-    kept.schedule.begin_step(kept)
+    kept.schedule.begin_step(kept.step)
     assert len(kept.opt_G.state) > 0
 
 

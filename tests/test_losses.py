@@ -8,6 +8,7 @@ import torch
 from steadygan.config import LossConfig
 from steadygan.errors import ConfigError
 from steadygan.losses import LOSSES, build_loss
+from steadygan.technique import DiscriminatorBatch
 
 REAL = torch.tensor([2.0, -1.0])
 FAKE = torch.tensor([0.5, -3.0])
@@ -63,7 +64,7 @@ def test_minimax_gradient_vanishes_where_non_saturating_does_not():
 
 
 def test_unknown_loss_lists_the_choices():
-    with pytest.raises(ConfigError, match="unknown loss 'hinj'; choose one of: began, hinge, lsgan"):
+    with pytest.raises(ConfigError, match=r"unknown loss .hinj. in loss\.name; choose one of: began, hinge, lsgan"):
         build_loss("hinj")
 
 
@@ -78,15 +79,19 @@ def test_label_smoothing_targets(smoothing, real_target, fake_target):
     assert loss.g_loss(FAKE).item() == pytest.approx(EXPECTED["ns"][1], rel=1e-6)  # G's side is never smoothed
 
 
+def outputs(real, fake):
+    return DiscriminatorBatch(None, None, None, None, None, real, fake)
+
+
 def test_began_equilibrium_term_and_convergence_measure():
     loss = build_loss(LossConfig(name="began", began_gamma=0.5, began_lambda_k=0.1))
     real, fake = torch.tensor([0.4, 0.6]), torch.tensor([0.1, 0.1])  # L(x) = 0.5, L(G(z)) = 0.1
-    logs = loss.after_d_step(real, fake)
+    logs = loss.after_d_step(outputs(real, fake))
     assert loss.k == pytest.approx(0.1 * (0.5 * 0.5 - 0.1))  # k += lambda_k (gamma L(x) - L(G(z)))
     assert logs["m_global"].item() == pytest.approx(0.5 + abs(0.25 - 0.1))
     assert loss.d_loss(real, fake).item() == pytest.approx(0.5 - loss.k * 0.1)
     for _ in range(1000):
-        loss.after_d_step(real, torch.tensor([5.0]))
+        loss.after_d_step(outputs(real, torch.tensor([5.0])))
     assert loss.k == 0.0  # clipped to [0, 1]
     restored = build_loss("began")
     restored.load_state_dict({"k": 0.3})

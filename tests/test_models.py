@@ -133,7 +133,8 @@ def test_mlp_pair_for_points():
     (ModelConfig(arch="mlp", conditional=True),
      {"resolution": 0, "channels": 2, "num_classes": 8, "data_kind": "points"},
      "model.arch=mlp has no class-conditional variant; set model.conditional=false"),
-    (ModelConfig(arch="biggan9"), {"resolution": 16, "channels": 3}, "unknown architecture 'biggan9'; choose one of"),
+    (ModelConfig(arch="biggan9"), {"resolution": 16, "channels": 3},
+     "unknown architecture 'biggan9' in model.arch; choose one of"),
 ])
 def test_model_config_errors(cfg, kwargs, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):

@@ -27,8 +27,8 @@ from steadygan.errors import (
     TrainingDiverged,
 )
 from steadygan.run_folder import RunFolder
+from steadygan.storage.checkpoint import save_checkpoint
 from steadygan.train import Trainer, load_checkpoint
-from steadygan.train.checkpoint import save_checkpoint
 
 TINY = ["--no-progress", "--no-tensorboard", "model.g_width=4", "model.d_width=4", "model.z_dim=8",
         "optim.batch_size=8", "train.log_every=1", "train.num_samples=4", "doctor.monitor_samples=8"]
@@ -150,7 +150,7 @@ def test_a_loose_checkpoint_resumes_into_a_run_folder_of_its_own(in_tmp, capsys)
 def test_settings_in_a_checkpoint_never_choose_where_files_go(tmp_path, capsys):
     trainer = Trainer(tiny_config(tmp_path / "run", "dcgan"), progress=False, tensorboard=False)
     trainer.close()
-    tensors, meta = trainer.state_tensors_and_meta()
+    tensors, meta = trainer.state.tensors_and_meta()
     meta["config"]["train"]["out_dir"] = str(tmp_path / "elsewhere")
     meta["config"]["data"]["cache_dir"] = str(tmp_path / "other-cache")
     save_checkpoint(tmp_path / "crafted.safetensors", tensors, meta)
@@ -163,7 +163,7 @@ def test_settings_in_a_checkpoint_never_choose_where_files_go(tmp_path, capsys):
 def test_a_checkpoint_config_is_validated_like_a_recipe(tmp_path, capsys):
     trainer = Trainer(tiny_config(tmp_path / "run", "dcgan"), progress=False, tensorboard=False)
     trainer.close()
-    tensors, meta = trainer.state_tensors_and_meta()
+    tensors, meta = trainer.state.tensors_and_meta()
     for key, value, message in [("optim.g_lr", -1.0, "config key 'optim.g_lr' is -1.0; it must be positive"),
                                 ("model.g_width", 16384, "parameters"),
                                 ("loss.name", "stylegan9", "unknown loss 'stylegan9'")]:
@@ -193,7 +193,7 @@ def test_a_resume_override_that_changes_the_networks_names_the_key(tmp_path, cap
 def test_a_checkpoint_with_nan_weights_is_refused(tmp_path):
     trainer = Trainer(tiny_config(tmp_path / "run", "dcgan"), progress=False, tensorboard=False)
     trainer.close()
-    tensors, meta = trainer.state_tensors_and_meta()
+    tensors, meta = trainer.state.tensors_and_meta()
     tensors = {k: v.clone() for k, v in tensors.items()}
     next(v for k, v in tensors.items() if k.startswith("G.") and v.is_floating_point()).fill_(float("nan"))
     path = save_checkpoint(tmp_path / "nan.safetensors", tensors, meta)
@@ -456,8 +456,8 @@ def test_a_header_only_labels_csv_says_it_has_no_rows(tmp_path):
 @pytest.mark.parametrize("recipe, refused", [("dcgan", None), ("sngan", "loss.label_smoothing=one_sided"),
                                              ("pggan", "model.spectral_norm=true")])
 def test_the_doctor_suggests_only_settings_the_run_accepts(recipe, refused):
-    from steadygan.config import validate
     from steadygan.train.doctor import Doctor
+    from steadygan.validation import validate
 
     config = load_config(recipe)
     doctor = Doctor(config)
@@ -478,7 +478,7 @@ def test_the_doctor_suggests_only_settings_the_run_accepts(recipe, refused):
 
 
 def test_label_smoothing_is_refused_where_it_would_do_nothing():
-    from steadygan.config import validate
+    from steadygan.validation import validate
 
     with pytest.raises(ConfigError, match=r"loss.name=hinge has none: set loss.label_smoothing=none"):
         validate(load_config("sngan", ["loss.label_smoothing=one_sided"]))

@@ -5,13 +5,14 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import tiny_config, tiny_trainer
+from helpers import tiny_trainer
 from steadygan.config import load_config
 from steadygan.errors import ConfigError
 from steadygan.nn import apply_spectral_norm
-from steadygan.regularizers import DiscriminatorBatch, GradientPenalty
+from steadygan.regularizers import GradientPenalty
+from steadygan.speed import Precision, compile_networks, resolve_precision
+from steadygan.technique import DiscriminatorBatch
 from steadygan.train import Trainer
-from steadygan.train.speed import Precision, compile_networks, resolve_precision
 
 
 def test_auto_picks_fp32_contiguous_and_eager_on_a_cpu(tmp_path):
@@ -38,10 +39,10 @@ def test_gradient_penalty_is_the_same_under_bf16_autocast():
     batch = DiscriminatorBatch(lambda x, y: D(x), real, fake, None, None, None, None)
     penalty = GradientPenalty(10.0)
     torch.manual_seed(1)
-    plain = penalty(batch)
+    plain = penalty.d_term(batch)
     torch.manual_seed(1)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        mixed = penalty(batch)
+        mixed = penalty.d_term(batch)
     assert mixed.dtype == torch.float32 and torch.equal(plain, mixed)
 
 
@@ -89,14 +90,16 @@ def test_channels_last_changes_the_layout_not_the_result(tmp_path):
 
 
 def test_compile_leaves_d_eager_when_its_penalty_needs_second_derivatives(tmp_path):
-    for recipe, compiled in (("wgan-gp", ["G"]), ("dcgan", ["G", "D"])):
-        config = tiny_config(tmp_path / recipe, recipe, **{"train.compile": True})
+    for recipe, overrides, compiled in (("wgan-gp", {}, ["G"]), ("dcgan", {"regularize.r1": 1.0}, ["G"]),
+                                        ("unrolled", {}, ["G"]), ("dcgan", {}, ["G", "D"])):
+        trainer = tiny_trainer(tmp_path / f"{recipe}{len(overrides)}", recipe, **{"train.compile": True}, **overrides)
+        assert trainer.compiled == compiled
         G, D = nn.Linear(2, 2), nn.Linear(2, 2)
         keys = list(G.state_dict())
-        assert compile_networks(config, G, D) == compiled
+        assert compile_networks(G, D, trainer.techniques.needs_second_derivative) == compiled
         assert (G._compiled_call_impl is not None) and ((D._compiled_call_impl is not None) == ("D" in compiled))
         assert list(G.state_dict()) == keys  # checkpoints keep their names
-    assert compile_networks(tiny_config(tmp_path, "dcgan"), G, D) == []  # off by default
+    assert tiny_trainer(tmp_path / "plain", "dcgan").compiled == []  # off by default
 
 
 @pytest.mark.slow
@@ -115,5 +118,5 @@ def test_a_compiled_toy_run_matches_the_eager_one(tmp_path):
 
 
 def test_unknown_switch_values_are_refused(tmp_path):
-    with pytest.raises(ConfigError, match=r"train.precision.*fp32, bf16, fp16"):
+    with pytest.raises(ConfigError, match=r"in train\.precision; choose one of: auto, bf16, fp16, fp32"):
         tiny_trainer(tmp_path, "dcgan", **{"train.precision": "half"})

@@ -18,8 +18,8 @@ def stop_at(step):
 
 
 def state_of(trainer):
-    tensors, meta = trainer.state_tensors_and_meta()
-    return tensors, (meta["stream"], meta["loss"])
+    tensors, meta = trainer.state.tensors_and_meta()
+    return tensors, (meta["stream"], meta["techniques"])
 
 
 @pytest.mark.parametrize("recipe, overrides", [
@@ -75,9 +75,10 @@ def test_n_dis_d_steps_per_g_step(tmp_path):
     trainer = Trainer(tiny_config(tmp_path, "dcgan", **{"optim.n_dis": 3, "train.steps": 2}),
                       progress=False, tensorboard=False)
     calls = {"d": 0, "g": 0}
-    d_step, g_step = trainer.discriminator_step, trainer.generator_step
-    trainer.discriminator_step = lambda: (calls.__setitem__("d", calls["d"] + 1), d_step())
-    trainer.generator_step = lambda: (calls.__setitem__("g", calls["g"] + 1), g_step())
+    step = trainer.step_once
+    d_step, g_step = step.discriminator_step, step.generator_step
+    step.discriminator_step = lambda update: (calls.__setitem__("d", calls["d"] + 1), d_step(update))
+    step.generator_step = lambda n: (calls.__setitem__("g", calls["g"] + 1), g_step(n))
     trainer.fit()
     assert calls == {"d": 6, "g": 2}
     assert trainer.opt_D.state[next(iter(trainer.D.parameters()))]["step"].item() == 6

@@ -11,10 +11,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..atomic import write_atomic
-from ..train.checkpoint import LAST, read_meta
+from ..growth import images_shown
+from ..storage.atomic import write_atomic
+from ..storage.checkpoint import LAST, read_meta
 from ..train.doctor import Finding, diagnose
-from ..train.growth import images_shown
 from ..train.metrics_log import read_records
 from .runner import Plan, variant_state
 

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..config import Config, from_dict, load_config, parse_override, recipe_path, validate
+from ..config import Config, from_dict, load_config, parse_override, recipe_path
 from ..errors import ConfigError
+from ..growth import steps_for_images
 from ..metrics.features import check_extractor, default_extractor
-from ..train.checkpoint import LAST, read_meta
-from ..train.growth import steps_for_images
+from ..storage.checkpoint import LAST, read_meta
+from ..validation import validate
 
 if TYPE_CHECKING:
     from ..train import Trainer

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..atomic import atomic_path
 from ..errors import DataError
+from ..storage.atomic import atomic_path
 from .sources import Listing, decode_entry
 
 CACHE_VERSION = 1

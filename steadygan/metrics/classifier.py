@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from ..errors import CheckpointError, DataError
 from ..images import check_output_file
-from ..train.checkpoint import load_checkpoint, read_meta, save_checkpoint
+from ..storage.checkpoint import load_checkpoint, read_meta, save_checkpoint
 
 BUILTIN = {"digits": "digits-classifier.safetensors", "mnist": "mnist-classifier.safetensors"}
 

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import torch
 
-from ..atomic import atomic_path
 from ..data.cache import cache_root
 from ..data.sources import STACKED_PREFIX
 from ..devices import resolve_device
 from ..errors import ConfigError, DataError
 from ..registry import Registry
 from ..sampling import generate, sample_latents
+from ..storage.atomic import atomic_path
 from .classifier import load_classifier
 from .features import (
     ChannelwiseClassifier,

@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..atomic import atomic_path
 from ..data.cache import cache_root
 from ..errors import SteadyganError, first_line
+from ..storage.atomic import atomic_path
 
 FID_WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
                    "pt_inception-2015-12-05-6726825d.pth")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -13,11 +14,21 @@ from ..data.toy import MIXTURES
 from ..errors import ConfigError
 from ..kinds import DataKind
 from ..nn import WEIGHTED_LAYERS, MinibatchDiscrimination, MinibatchStdDev, ProjectionHead, apply_spectral_norm
+from ..registry import Registry
 from ..regularizers import orthogonal_init
 from . import began, dcgan, mlp, pggan, sngan_cnn, sngan_resnet  # noqa: F401  (each registers its architecture)
 from .base import ARCHITECTURES, Architecture, Discriminator, Generator
 
-INITS = {"default": lambda network: network, "orthogonal": orthogonal_init}  # "default": each arch's own
+INITS: Registry[Callable[[nn.Module], nn.Module]] = Registry("initialization", key="model.init")
+INITS.register("default")(lambda network: network)  # each architecture's published one, made when it is built
+INITS.register("orthogonal")(orthogonal_init)
+# Batch-level layers of D, each switched on by the model.* flag of its name.
+BATCH_LAYERS: Registry[Callable[[int, ModelConfig], MinibatchDiscrimination | MinibatchStdDev]] = Registry(
+    "batch layer")
+BATCH_LAYERS.register("minibatch_discrimination")(
+    lambda features, cfg: MinibatchDiscrimination(features, cfg.mbd_kernels, cfg.mbd_kernel_dim, cfg.mbd_group))
+BATCH_LAYERS.register("minibatch_stddev")(
+    lambda features, cfg: MinibatchStdDev(features, cfg.mbstd_group, cfg.mbstd_statistic))
 
 
 def build_models(cfg: ModelConfig, *, resolution: int, channels: int, num_classes: int = 0,
@@ -36,13 +47,16 @@ def build_models(cfg: ModelConfig, *, resolution: int, channels: int, num_classe
     if cfg.conditional and num_classes < 2:
         raise ConfigError("model.conditional=true needs labelled data, but this data set has no class labels; "
                           "set model.conditional=false or give labels (sub-folders or a labels.csv)")
+    if cfg.d_norm != "auto" and cfg.d_norm not in arch.d_norms:
+        raise ConfigError(f"model.arch={cfg.arch} has no D normalization to choose (it takes model.d_norm "
+                          f"{', '.join(('auto', *arch.d_norms))}); set model.d_norm=auto")
     if data_kind == "image" and resolution not in arch.resolutions:
         raise ConfigError(f"model.arch={cfg.arch} supports data.resolution "
                           f"{', '.join(map(str, arch.resolutions))}; got {resolution}")
     G, D = arch.build(cfg, resolution, channels, num_classes if cfg.conditional else 0)
     add_batch_layers(D, cfg)
-    INITS[cfg.init](G)
-    INITS[cfg.init](D)
+    INITS.get(cfg.init)(G)
+    INITS.get(cfg.init)(D)
     if cfg.spectral_norm:
         apply_spectral_norm(D, cfg.sn_power_iterations)
     if cfg.g_spectral_norm:
@@ -90,16 +104,9 @@ def check_config_networks(config: Config) -> int:
                             data_kind="points" if config.data.source in MIXTURES else "image")
 
 
-BATCH_LAYERS = (
-    ("minibatch_discrimination",
-     lambda features, cfg: MinibatchDiscrimination(features, cfg.mbd_kernels, cfg.mbd_kernel_dim, cfg.mbd_group)),
-    ("minibatch_stddev", lambda features, cfg: MinibatchStdDev(features, cfg.mbstd_group, cfg.mbstd_statistic)),
-)
-
-
 def add_batch_layers(D: Discriminator, cfg: ModelConfig) -> None:
     """Inserts the switched-on batch-level layers between D's features and a head resized to match."""
-    chosen = [make for key, make in BATCH_LAYERS if getattr(cfg, key)]
+    chosen = [make for key, make in BATCH_LAYERS.items() if getattr(cfg, key)]
     if not chosen:
         return
     features = D.head.linear.in_features

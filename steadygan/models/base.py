@@ -53,9 +53,10 @@ class Architecture:
     output: DOutput = "logits"  # "energy" only for the began loss
     progressive: bool = False  # grows from 4x4 under the growth schedule (set_phase on G and D)
     resolutions: tuple[int, ...] = IMAGE_RESOLUTIONS
+    d_norms: tuple[str, ...] = ("none",)  # the model.d_norm values it takes besides auto
 
 
-ARCHITECTURES: Registry[Architecture] = Registry("architecture")
+ARCHITECTURES: Registry[Architecture] = Registry("architecture", key="model.arch")
 
 
 def upsamplings(resolution: int) -> int:

@@ -2,7 +2,7 @@
 with leaky ReLU in D, weights from N(0, 0.02).
 
 Width doubles per halving of resolution up to 8x (64 -> 512 at 4x4 for 64px images). With spectral
-norm on, D drops its batch norm, as in the SN-GAN comparison (Miyato et al. 2018).
+norm on, D drops its batch norm unless model.d_norm=batch, as in the SN-GAN comparison (Miyato et al. 2018).
 """
 
 from __future__ import annotations
@@ -65,8 +65,9 @@ def init_dcgan(module: nn.Module) -> None:
 
 
 def build(cfg: ModelConfig, resolution: int, channels: int, num_classes: int):
+    batch_norm = cfg.d_norm == "batch" or (cfg.d_norm == "auto" and not cfg.spectral_norm)
     return (DCGANGenerator(cfg.z_dim, resolution, channels, cfg.g_width, num_classes),
-            DCGANDiscriminator(resolution, channels, cfg.d_width, num_classes, batch_norm=not cfg.spectral_norm))
+            DCGANDiscriminator(resolution, channels, cfg.d_width, num_classes, batch_norm=batch_norm))
 
 
-ARCHITECTURES.register("dcgan")(Architecture(build, "image", "DCGAN (Radford et al. 2016)"))
+ARCHITECTURES.register("dcgan")(Architecture(build, "image", "DCGAN (Radford et al. 2016)", d_norms=("batch", "none")))

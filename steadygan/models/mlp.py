@@ -10,10 +10,13 @@ from torch import nn
 from ..config import ModelConfig
 from ..errors import ConfigError
 from ..nn import ProjectionHead
+from ..registry import Registry
 from .base import ARCHITECTURES, Architecture, Discriminator, Generator
 
-ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2),
-                                                   "tanh": nn.Tanh}
+ACTIVATIONS: Registry[Callable[[], nn.Module]] = Registry("activation", key="model.activation")
+ACTIVATIONS.register("relu")(nn.ReLU)
+ACTIVATIONS.register("leaky_relu")(lambda: nn.LeakyReLU(0.2))
+ACTIVATIONS.register("tanh")(nn.Tanh)  # VEEGAN's 2-D networks
 
 
 def _hidden(inputs: int, width: int, layers: int, activation: str, batchnorm: bool = False) -> list[nn.Module]:
@@ -22,7 +25,7 @@ def _hidden(inputs: int, width: int, layers: int, activation: str, batchnorm: bo
         modules.append(nn.Linear(inputs if i == 0 else width, width))
         if batchnorm:  # a learned gain per unit lets G sharpen its tanh transitions between modes quickly
             modules.append(nn.BatchNorm1d(width))
-        modules.append(ACTIVATIONS[activation]())
+        modules.append(ACTIVATIONS.get(activation)())
     return modules
 
 

@@ -1,6 +1,6 @@
-"""Training: the loop, its schedule state, EMA, checkpoints and metric logs."""
+"""Training: the loop, its parts, one step, the checkpointed state, EMA, the doctor and metric logs."""
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from ..storage.checkpoint import load_checkpoint, save_checkpoint
 from .ema import EMA
 from .trainer import Trainer, TrainResult, train
 

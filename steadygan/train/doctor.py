@@ -16,18 +16,19 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from torch import nn
 
-from ..config import Config, apply_overrides, is_override, validate
+from ..config import Config, apply_overrides, is_override
 from ..errors import ConfigError
+from ..losses import LOSSES, AdversarialLoss
 from ..models import check_config_networks
 from ..registry import Registry
-
-if TYPE_CHECKING:
-    from .trainer import Trainer
+from ..sampling import generate
+from ..technique import Phase, Technique
+from ..validation import validate
 
 WINDOW = 4  # consecutive logs a condition must hold for, so that one noisy batch never fires a rule
 WARM_UP = 2 * WINDOW  # logs before the rules about the balance of G and D judge: an untrained G is plain
@@ -115,7 +116,7 @@ def vanishing_g_gradients(records: list[dict], config: Config) -> tuple[str, lis
         return None
     early = statistics.median(norms[:WINDOW])
     if early > 0 and max(norms[-WINDOW:]) < 1e-3 * early:
-        loss = "ns" if config.loss.name == "minimax" else "hinge"
+        loss = LOSSES.get(config.loss.name).vanishing_gradient_remedy
         return (f"G's gradient norm fell from {early:.3g} to {norms[-1]:.3g}",
                 [f"loss.name={loss}", "model.spectral_norm=true", f"optim.d_lr={config.optim.d_lr / 4:g}"])
     return None
@@ -206,36 +207,38 @@ def gradient_norm(module: torch.nn.Module) -> torch.Tensor:
     return torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
 
 
-class Monitors:
-    """The monitors measured at log time on fixed inputs, so that they never draw from the training RNGs."""
+RealImages = Callable[[np.ndarray], tuple[torch.Tensor, torch.Tensor | None]]
 
-    def __init__(self, trainer: Trainer, heldout: np.ndarray):
-        n = trainer.config.doctor.monitor_samples
-        self.heldout = heldout[:n]
-        self.train = trainer.stream.indices[:n]
-        self.z, self.labels = trainer.fixed_z[:n], (None if trainer.fixed_labels is None else trainer.fixed_labels[:n])
 
-    def real(self, trainer: Trainer, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return trainer.prepare_real(*trainer.stream.dataset.batch(indices))
+class Monitors(Technique):
+    """The monitors measured at log time on fixed inputs (the first `doctor.monitor_samples` fixed latents,
+    training images and held-out images), so that they never draw from the training RNGs."""
 
-    def __call__(self, trainer: Trainer) -> dict[str, float]:
-        from ..sampling import generate
+    name = "monitors"
+    keys = ("doctor.monitor_samples", "doctor.holdout")
+    phases = (Phase.LOG,)
 
-        G, D, loss = trainer.G, trainer.D, trainer.loss
+    def __init__(self, n: int, heldout: np.ndarray, trained: np.ndarray, z: torch.Tensor, labels: torch.Tensor | None,
+                 real_images: RealImages):
+        self.heldout, self.train = heldout[:n], trained[:n]
+        self.z, self.labels = z[:n], (None if labels is None else labels[:n])
+        self.real_images = real_images  # data indices -> images as D sees them, and their labels
+
+    def measure(self, G: nn.Module, D: nn.Module, loss: AdversarialLoss, device: torch.device) -> dict[str, float]:
         # D judges as in its training steps (batch statistics of a batch of reals, or of fakes: running
         # statistics mix the two); its buffers are restored, so that monitoring never changes training.
         saved = [buffer.clone() for buffer in D.buffers()]
         try:
-            fake = generate(G, self.z, self.labels).to(trainer.device)
-            real, real_labels = self.real(trainer, self.train)
-            fake_labels = None if self.labels is None else self.labels.to(trainer.device)
+            fake = generate(G, self.z, self.labels).to(device)
+            real, real_labels = self.real_images(self.train)
+            fake_labels = None if self.labels is None else self.labels.to(device)
             with torch.no_grad():
                 real_out, fake_out = D(real, real_labels), D(fake, fake_labels)
             diversity, duplicates = pairwise_diversity(fake, real)
             values = {"diversity": diversity, "near_duplicates": duplicates,
                       "d_lipschitz": lipschitz_estimate(D, real, fake, real_labels)}
             if len(self.heldout):
-                held, held_labels = self.real(trainer, self.heldout)
+                held, held_labels = self.real_images(self.heldout)
                 with torch.no_grad():
                     held_out = D(held, held_labels)
                     train_loss = loss.d_loss(real_out, fake_out)

@@ -12,10 +12,18 @@ from typing import Generic, TypeVar
 import torch
 from torch import nn
 
+from ..technique import Phase, Technique
+
 Network = TypeVar("Network", bound=nn.Module)
 
 
-class EMA(Generic[Network]):
+class EMA(Technique, Generic[Network]):
+    """The moving average of G's weights that samples and evaluations use; checkpoints hold it as tensors."""
+
+    name = "ema"
+    keys = ("train.ema_decay", "train.ema_start")
+    phases = (Phase.AFTER_G_STEP,)
+
     def __init__(self, model: Network, decay: float, start_step: int = 0):
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
@@ -23,6 +31,9 @@ class EMA(Generic[Network]):
         self.start_step = start_step
         self.model = copy.deepcopy(model)
         self.model.eval().requires_grad_(False)
+
+    def after_g_step(self, G: nn.Module, step: int) -> None:
+        self.update(G, step)
 
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:

@@ -1,48 +1,48 @@
-"""Evaluation during training: the EMA generator scored every `train.eval_every` steps, the scores
-logged beside the losses, the protocol of the latest scores in evaluation.json, and the best checkpoint
-(lowest FID, else KID) kept as best.safetensors."""
+"""Evaluation during training: the EMA generator scored every `train.eval_every` steps with the
+`train.eval_*` protocol, the protocol of the latest scores in evaluation.json, and the best score so far
+(lowest FID, else KID) tracked, so that the trainer keeps that checkpoint as best.safetensors."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from tqdm.auto import tqdm
+import torch
 
-from ..atomic import write_atomic
+from ..config import TrainConfig
 from ..metrics.evaluate import Evaluator, best_score_key, is_better
-from .checkpoint import BEST
+from ..models import Generator
+from ..storage.atomic import write_atomic
 
-if TYPE_CHECKING:
-    from .trainer import Trainer
+
+@dataclass
+class Scores:
+    values: dict[str, float]
+    best: bool  # the best by the tracked score so far
 
 
 class PeriodicEvaluation:
-    def __init__(self, trainer: Trainer):
-        cfg = trainer.config.train
+    def __init__(self, cfg: TrainConfig, dataset: Any, source: str, device: torch.device, out_dir: Path):
         # Built before the first step, so that a missing extractor fails before any training time is spent.
-        self.evaluator = Evaluator(cfg.eval_metrics, trainer.dataset, trainer.config.data.source,
-                                   extractor=cfg.eval_extractor, n=cfg.eval_n, device=trainer.device,
-                                   progress=False)
+        self.evaluator = Evaluator(cfg.eval_metrics, dataset, source, extractor=cfg.eval_extractor, n=cfg.eval_n,
+                                   device=device, progress=False)
+        self.seed, self.out_dir = cfg.seed, out_dir
         self.key = best_score_key(self.evaluator.metrics)
         self.best: float | None = None
         self.last_step = -1
 
-    def __call__(self, trainer: Trainer) -> dict[str, float]:
+    def __call__(self, generator: Generator, num_classes: int, step: int) -> Scores:
         # The same latents every time, so that the scores of one run differ by the weights alone.
-        result = self.evaluator.score_generator(trainer.ema.model, trainer.num_classes, seed=trainer.config.train.seed)
-        self.last_step = trainer.step
-        trainer.metrics.write(trainer.step, result.scores)
-        latest = {"step": trainer.step, "scores": result.scores, "protocol": result.protocol}
-        write_atomic(trainer.out_dir / "evaluation.json", json.dumps(latest, indent=2).encode())
-        shown = " ".join(f"{k}={v:.4g}" for k, v in result.scores.items())
-        if self.key and is_better(result.scores[self.key], self.best):
+        result = self.evaluator.score_generator(generator, num_classes, seed=self.seed)
+        self.last_step = step
+        latest = {"step": step, "scores": result.scores, "protocol": result.protocol}
+        write_atomic(self.out_dir / "evaluation.json", json.dumps(latest, indent=2).encode())
+        improved = self.key is not None and is_better(result.scores[self.key], self.best)
+        if self.key is not None and improved:
             self.best = result.scores[self.key]
-            trainer.save_checkpoint(BEST)
-            shown += f" (best so far: {trainer.out_dir / 'checkpoints' / BEST})"
-        if trainer.progress:
-            tqdm.write(f"step {trainer.step}: {shown}")
-        return result.scores
+        return Scores(result.scores, improved)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "key": self.key}

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..atomic import atomic_path, write_atomic
 from ..errors import warn
 from ..images import SOFTWARE
+from ..storage.atomic import atomic_path, write_atomic
 
 
 class MetricsLog:

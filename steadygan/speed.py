@@ -8,20 +8,33 @@
 - `train.compile`: torch.compile of G's and D's forward passes, off by default: compiling costs a
   minute or more at the start and again at every new input shape (each resolution of a growing model),
   and bench/throughput.py shows what it gains once running. D is compiled only when no penalty needs
-  its second derivative (WGAN-GP, R1, R2, an unrolled D), which compiled graphs do not provide.
+  its second derivative (a technique with `needs_second_derivative`: WGAN-GP, R1, R2, an unrolled D),
+  which compiled graphs do not provide.
 """
 
 from __future__ import annotations
 
 from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..config import Config
+from .registry import Registry
 
-DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+@dataclass(frozen=True)
+class NumberFormat:
+    dtype: torch.dtype | None  # autocast's dtype; None: float32 throughout
+    scaled: bool = False  # a gradient scaler per optimizer, for fp16's narrow range
+
+
+PRECISIONS: Registry[NumberFormat | None] = Registry("precision", key="train.precision")
+PRECISIONS.register("auto")(None)  # resolved per device by resolve_precision
+PRECISIONS.register("fp32")(NumberFormat(None))
+PRECISIONS.register("bf16")(NumberFormat(torch.bfloat16))
+PRECISIONS.register("fp16")(NumberFormat(torch.float16, scaled=True))
 
 
 def resolve_precision(name: str, device: torch.device) -> str:
@@ -41,20 +54,16 @@ def resolve_memory_format(name: str, device: torch.device, images: bool) -> torc
     return torch.channels_last if name == "channels_last" and images else torch.contiguous_format
 
 
-def needs_second_derivative(config: Config) -> bool:
-    reg = config.regularize
-    return bool(reg.gradient_penalty or reg.r1 or reg.r2 or config.loss.unrolled_steps)
-
-
 class Precision:
     """Autocast for the forward passes; for fp16 a gradient scaler per optimizer."""
 
     def __init__(self, name: str, device: torch.device):
         self.name = resolve_precision(name, device)
-        self.dtype = DTYPES[self.name]
+        number_format = PRECISIONS.get(self.name) or NumberFormat(None)  # resolved: never "auto" here
+        self.dtype = number_format.dtype
         self.device_type = device.type
         self.scalers: dict[str, torch.amp.GradScaler] = {}
-        if self.name == "fp16":
+        if number_format.scaled:
             self.scalers = {phase: torch.amp.GradScaler(device.type) for phase in ("G", "D")}
 
     def autocast(self):
@@ -88,12 +97,11 @@ class Precision:
                 scaler.load_state_dict(state[phase])
 
 
-def compile_networks(config: Config, G: nn.Module, D: nn.Module) -> list[str]:
-    """torch.compile of G's and D's forward passes in place (state-dict keys unchanged); what was compiled."""
-    if not config.train.compile:
-        return []
+def compile_networks(G: nn.Module, D: nn.Module, needs_second_derivative: bool) -> list[str]:
+    """torch.compile of G's and D's forward passes in place (state-dict keys unchanged); what was compiled.
+    D stays eager when a technique differentiates its input gradient."""
     G.compile()
-    if needs_second_derivative(config):
+    if needs_second_derivative:
         return ["G"]
     D.compile()
     return ["G", "D"]

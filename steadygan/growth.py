@@ -10,20 +10,27 @@ exactly as the uninterrupted run would have.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from ..config import Config, GrowthConfig
-from ..errors import ConfigError
-from ..models.base import upsamplings
+from .config import Config, GrowthConfig
+from .errors import ConfigError
+from .models import ARCHITECTURES
+from .models.base import upsamplings
+from .technique import Phase, Technique
 
 if TYPE_CHECKING:
-    from ..data.datasets import ImageDataset
-    from ..models.pggan import Progressive
-    from .trainer import Trainer
+    from .data.datasets import ImageDataset
+    from .models.pggan import Progressive
+
+
+class Stream(Protocol):
+    def serve(self, dataset: Any, batch_size: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ class Segment:
 
 
 @dataclass(frozen=True)
-class Phase:
+class GrowthPhase:
     depth: int
     alpha: float
     batch_size: int
@@ -77,18 +84,16 @@ def growth_segments(growth: GrowthConfig, final_resolution: int, default_batch_s
     return segments
 
 
-def phase_at(segments: list[Segment], step: int) -> Phase:
+def phase_at(segments: list[Segment], step: int) -> GrowthPhase:
     """The phase step `step` (0-based) trains at; the last segment lasts to the end of the run."""
     segment = next(s for s in reversed(segments) if s.start <= step)
     alpha = min(1.0, (step - segment.start) * segment.batch_size / segment.images) if segment.fading else 1.0
-    return Phase(segment.depth, alpha, segment.batch_size, segment.fading,
+    return GrowthPhase(segment.depth, alpha, segment.batch_size, segment.fading,
                  starts_depth=segment.fading and step == segment.start)
 
 
 def images_shown(config: Config, steps: int) -> int:
     """Real images D draws in the first `steps` G steps: n_dis batches per step, each at its phase's size."""
-    from ..models import ARCHITECTURES
-
     if not ARCHITECTURES.get(config.model.arch).progressive:
         return steps * config.optim.batch_size * config.optim.n_dis
     segments = growth_segments(config.growth, config.data.resolution, config.optim.batch_size)
@@ -110,10 +115,8 @@ def steps_for_images(config: Config, images: int) -> int:
     return high if images > 0 else 0
 
 
-def last_phase(config: Config, step: int) -> Phase | None:
+def last_phase(config: Config, step: int) -> GrowthPhase | None:
     """The phase the last of `step` completed steps trained at; None for a model that does not grow."""
-    from ..models import ARCHITECTURES
-
     if step <= 0 or not ARCHITECTURES.get(config.model.arch).progressive:
         return None
     return phase_at(growth_segments(config.growth, config.data.resolution, config.optim.batch_size), step - 1)
@@ -137,31 +140,25 @@ def _is_power_of_two(n: int) -> bool:
     return n >= 4 and n & (n - 1) == 0
 
 
-def check_growth(config: Config) -> None:
-    """The growth section is used by progressive architectures only and must describe a real schedule."""
-    from ..models import ARCHITECTURES
-
-    growth = config.growth
-    if not ARCHITECTURES.get(config.model.arch).progressive:
-        if growth != GrowthConfig():
-            raise ConfigError(f"the growth section applies to progressive architectures (model.arch=pggan), not "
-                              f"model.arch={config.model.arch}; remove the growth.* settings")
-        return
-    resolution = config.data.resolution
-    if not _is_power_of_two(growth.start_resolution) or growth.start_resolution > resolution:
-        raise ConfigError(f"growth.start_resolution={growth.start_resolution} must be a power of two from 4 up to "
-                          f"data.resolution ({resolution}); the paper starts at 4")
-    for res, batch in growth.batch_sizes.items():
-        if not _is_power_of_two(res) or batch <= 0:
-            raise ConfigError(f"growth.batch_sizes maps resolutions (powers of two) to positive batch sizes; "
-                              f"got {res}: {batch}")
-
-
-class FixedResolution:
+class FixedResolution(Technique):
     """One resolution and batch size for the whole run: nothing changes between steps."""
 
-    def begin_step(self, trainer: Trainer) -> None:
+    name = "fixed_resolution"
+    keys = ("data.resolution",)
+
+    @classmethod
+    def build(cls, config: Config, dataset: Any, stream: Stream, networks: Sequence[nn.Module],
+              optimizers: Sequence[torch.optim.Optimizer]) -> FixedResolution:
+        return cls()
+
+    def begin_step(self, step: int) -> None:
         pass
+
+    @classmethod
+    def check(cls, config: Config) -> None:
+        if config.growth != GrowthConfig():
+            raise ConfigError(f"the growth section applies to progressive architectures (model.arch=pggan), not "
+                              f"model.arch={config.model.arch}; remove the growth.* settings")
 
     def real(self, images: torch.Tensor) -> torch.Tensor:
         return images
@@ -172,38 +169,62 @@ class FixedResolution:
     def ends_segment(self, step: int) -> bool:
         return False
 
-    def describe(self) -> str:
+    def status(self) -> str:
         return ""
 
     def plan(self, total_steps: int) -> list[str]:
         return []
 
 
-class ProgressiveGrowth:
+class ProgressiveGrowth(Technique):
     """Sets the phase of G, D and the EMA G at the start of every step, serves the data at the phase's
     resolution (box-filtered once per resolution from the full-size uint8 cache), and fades real images
-    in as G's are: lerp(upsample(downsample(x)), x, alpha), the reals D sees matching the fakes' mix."""
+    in as G's are: lerp(upsample(downsample(x)), x, alpha), the reals D sees matching the fakes' mix.
+    The phase is a function of the step: a resumed run needs no state of its own."""
 
-    def __init__(self, growth: GrowthConfig, dataset: ImageDataset, default_batch_size: int):
+    name = "progressive_growth"
+    keys = ("growth.start_resolution", "growth.fade_images", "growth.stabilize_images", "growth.batch_sizes",
+            "growth.reset_optimizer")
+    phases = (Phase.STEP_START,)
+
+    def __init__(self, growth: GrowthConfig, dataset: ImageDataset, default_batch_size: int, stream: Stream,
+                 networks: Sequence[nn.Module], optimizers: Sequence[torch.optim.Optimizer]):
         self.growth = growth
         self.dataset = dataset
+        self.stream, self.networks, self.optimizers = stream, networks, optimizers
         self.segments = growth_segments(growth, dataset.shape()[-1], default_batch_size)
         self.phase = phase_at(self.segments, 0)
         self._applied_step = -1
         self._served: tuple[int, int] | None = None  # (resolution, batch size) the stream serves
 
-    def begin_step(self, trainer: Trainer) -> None:
-        if trainer.step == self._applied_step:
+    @classmethod
+    def build(cls, config: Config, dataset: Any, stream: Stream, networks: Sequence[nn.Module],
+              optimizers: Sequence[torch.optim.Optimizer]) -> ProgressiveGrowth:
+        return cls(config.growth, dataset, config.optim.batch_size, stream, networks, optimizers)
+
+    @classmethod
+    def check(cls, config: Config) -> None:
+        growth, resolution = config.growth, config.data.resolution
+        if not _is_power_of_two(growth.start_resolution) or growth.start_resolution > resolution:
+            raise ConfigError(f"growth.start_resolution={growth.start_resolution} must be a power of two from 4 up "
+                              f"to data.resolution ({resolution}); the paper starts at 4")
+        for res, batch in growth.batch_sizes.items():
+            if not _is_power_of_two(res) or batch <= 0:
+                raise ConfigError(f"growth.batch_sizes maps resolutions (powers of two) to positive batch sizes; "
+                                  f"got {res}: {batch}")
+
+    def begin_step(self, step: int) -> None:
+        if step == self._applied_step:
             return
-        self._applied_step = trainer.step
-        phase = self.phase = phase_at(self.segments, trainer.step)
+        self._applied_step = step
+        phase = self.phase = phase_at(self.segments, step)
         if self._served != (phase.resolution, phase.batch_size):
-            trainer.stream.serve(self.dataset.downsampled(phase.resolution), phase.batch_size)
+            self.stream.serve(self.dataset.downsampled(phase.resolution), phase.batch_size)
             self._served = (phase.resolution, phase.batch_size)
         if phase.starts_depth and self.growth.reset_optimizer:
-            for optimizer in (trainer.opt_G, trainer.opt_D):
+            for optimizer in self.optimizers:
                 optimizer.state.clear()
-        for network in (trainer.G, trainer.D, trainer.ema.model):
+        for network in self.networks:
             cast("Progressive", network).set_phase(phase.depth, phase.alpha)  # progressive architectures grow
 
     def ends_segment(self, step: int) -> bool:
@@ -219,7 +240,7 @@ class ProgressiveGrowth:
     def log_values(self) -> dict[str, float]:
         return {"resolution": self.phase.resolution, "alpha": self.phase.alpha, "batch_size": self.phase.batch_size}
 
-    def describe(self) -> str:
+    def status(self) -> str:
         return self.phase.describe()
 
     def plan(self, total_steps: int) -> list[str]:
@@ -238,7 +259,5 @@ class ProgressiveGrowth:
         return lines
 
 
-def build_schedule(config: Config, dataset, progressive: bool) -> FixedResolution | ProgressiveGrowth:
-    if progressive:
-        return ProgressiveGrowth(config.growth, dataset, config.optim.batch_size)
-    return FixedResolution()
+def schedule_class(config: Config) -> type[FixedResolution] | type[ProgressiveGrowth]:
+    return ProgressiveGrowth if ARCHITECTURES.get(config.model.arch).progressive else FixedResolution

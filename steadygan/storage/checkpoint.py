@@ -1,13 +1,14 @@
 """Checkpoints: tensors in one safetensors file, everything else as JSON in its header.
 
 Loading parses JSON and raw tensor bytes only, so a checkpoint can never execute code. Writes are
-atomic (see `steadygan.atomic`): a crash leaves the old checkpoint or the new one, never half of one.
+atomic (see `steadygan.storage.atomic`): a crash leaves the old checkpoint or the new one, never half of one.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_args
 
@@ -16,10 +17,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from ..atomic import write_atomic
-from ..config import Config, from_dict, validate
+from ..config import Config, from_dict
 from ..errors import CheckpointError, ConfigError, first_line
 from ..kinds import DataKind
+from .atomic import write_atomic
 
 FORMAT = "steadygan-checkpoint"
 VERSION = 1
@@ -151,9 +152,9 @@ def restore_optimizer(prefix: str, optimizer: torch.optim.Optimizer,
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
-def stored_config(meta: dict[str, Any], path: Path) -> Config:
-    """The config a checkpoint records, checked exactly as a recipe is, with its data description: a
-    CheckpointError names whatever does not hold."""
+def stored_config(meta: dict[str, Any], path: Path, validate: Callable[[Config], Config]) -> Config:
+    """The config a checkpoint records, checked by `validate` exactly as a recipe is, with its data
+    description: a CheckpointError names whatever does not hold."""
     try:
         config = validate(from_dict(meta.get("config")))
     except ConfigError as exc:

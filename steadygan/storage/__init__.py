@@ -1,0 +1,1 @@
+"""Storage: atomic writes and the checkpoint format, below training, metrics and generation."""
