@@ -133,17 +133,20 @@ class Techniques:
         names = [t.name for t in self.all()]
         if len(set(names)) != len(names):
             raise ValueError(f"two techniques share a name: {names}")
+        # Looked up at every step: the units of each phase, and all that act after D's update (the loss first).
+        self._at = {phase: [t for t in self.units if phase in t.phases] for phase in Phase}
+        self._after_d = [t for t in self.all() if Phase.AFTER_D_STEP in t.phases]
 
     def all(self) -> list[Technique]:
         return [self.loss, self.objective, *self.units]
 
     def at(self, phase: Phase) -> list[Technique]:
         """The units (not the loss or the objective) that act in `phase`."""
-        return [t for t in self.units if phase in t.phases]
+        return self._at[phase]
 
     def after_d_step(self) -> list[Technique]:
         """Everything that acts after D's update, the loss's own state first."""
-        return [t for t in self.all() if Phase.AFTER_D_STEP in t.phases]
+        return self._after_d
 
     @property
     def needs_second_derivative(self) -> bool:
