@@ -3,6 +3,7 @@ config key selects from a registry: the text of `steadygan techniques`, written 
 
 from __future__ import annotations
 
+from .ada import COLOR, GEOMETRIC, AdaptiveAugment
 from .augment import AUGMENTATIONS, DiffAugment
 from .config import describe_key
 from .growth import FixedResolution, ProgressiveGrowth
@@ -24,6 +25,8 @@ def technique_groups() -> list[tuple[str, str, list[type[Technique]]]]:
         ("regularize.<name> above 0 switches each on, as its weight", "", [unit for _, unit in REGULARIZERS.items()]),
         ("regularize.diffaugment, a comma-separated policy of: " + ", ".join(n for n, _ in AUGMENTATIONS.items()),
          "", [DiffAugment]),
+        ("regularize.ada=adaptive or fixed: " + ", ".join(n for n, _ in (*GEOMETRIC.items(), *COLOR.items())),
+         "", [AdaptiveAugment]),
         ("model.arch decides the resolution schedule", "", [FixedResolution, ProgressiveGrowth]),
         ("always on", "", [EMA, Monitors]),
     ]

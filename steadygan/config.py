@@ -151,6 +151,12 @@ class RegularizeConfig:
     ortho_d: float = setting(0.0, NON_NEGATIVE)  # beta of BigGAN's orthogonal regularization on D
     weight_clip: float = setting(0.0, NON_NEGATIVE)  # c of WGAN's weight clipping of D (0.01)
     diffaugment: str = ""  # DiffAugment policy for D's inputs, e.g. color,translation,cutout
+    # ADA (Karras et al. 2020): off | adaptive (p steered by D's overfitting) | fixed (p = ada_p throughout)
+    ada: str = setting("off", choices=("off", "adaptive", "fixed"))
+    ada_p: float = setting(0.0, Bounds(0, 1))  # ADA's augmentation probability at the start (adaptive) or throughout
+    ada_target: float = setting(0.6, Bounds(0, 1))  # the r_t = E[sign(D(real))] adaptive ADA steers towards
+    ada_kimg: int = count(500, high=100_000)  # thousands of images in which adaptive ADA's p can go from 0 to 1
+    ada_interval: int = count(4, high=10_000)  # D steps between adjustments of ADA's p
 
 
 @dataclass

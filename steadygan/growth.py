@@ -169,9 +169,6 @@ class FixedResolution(Technique):
     def ends_segment(self, step: int) -> bool:
         return False
 
-    def status(self) -> str:
-        return ""
-
     def plan(self, total_steps: int) -> list[str]:
         return []
 

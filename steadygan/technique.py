@@ -96,6 +96,10 @@ class Technique:
     def describe(self) -> str:
         return self.name + (f" every {self.interval}" if self.interval > 1 else "")
 
+    def status(self) -> str:
+        """A few words for the progress bar ("" for none): a schedule's phase, ADA's p."""
+        return ""
+
     def state_dict(self) -> dict[str, Any]:
         """State kept across steps, as JSON values: saved in every checkpoint."""
         return {}

@@ -8,6 +8,7 @@ each unit's requirements live with the unit.
 from __future__ import annotations
 
 from . import speed  # noqa: F401  (registers the precisions)
+from .ada import AdaptiveAugment
 from .augment import DiffAugment
 from .config import Config, check_values
 from .growth import schedule_class
@@ -29,7 +30,8 @@ def technique_classes(config: Config) -> list[type[Technique]]:
     """The technique classes whose checks apply to a config: those it selects, and every switchable one
     (whose check refuses settings that would be ignored)."""
     return [LOSSES.get(config.loss.name), G_OBJECTIVES.get(config.loss.g_objective),
-            *(unit for _, unit in REGULARIZERS.items()), DiffAugment, schedule_class(config)]
+            *(unit for _, unit in REGULARIZERS.items()), DiffAugment, AdaptiveAugment,
+            schedule_class(config)]
 
 
 def validate(config: Config) -> Config:

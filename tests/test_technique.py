@@ -14,7 +14,7 @@ from helpers import tiny_trainer
 from steadygan.catalog import catalog, technique_groups
 from steadygan.config import SECTIONS, _comments
 from steadygan.errors import ConfigError
-from steadygan.regularizers import REGULARIZERS, LeCamRegularization, Regularizer
+from steadygan.regularizers import REGULARIZERS, Regularizer
 from steadygan.technique import DiscriminatorBatch, Phase, Technique
 from steadygan.train.metrics_log import read_records
 
@@ -84,17 +84,21 @@ def test_an_interval_applies_a_term_every_kth_step_weighted_by_k(tmp_path):
     assert lazy[0] == pytest.approx(2 * every[0], rel=1e-6)  # the first step is the same in both runs
 
 
+STATEFUL_RUNS = {"began": ("began", {}), "lecam": ("dcgan", {"regularize.lecam": 0.3}),
+                 "ada": ("dcgan", {"regularize.ada": "adaptive", "regularize.ada_p": 0.5,
+                                   "regularize.ada_interval": 1})}
+
+
 @pytest.mark.parametrize("technique", [t for t in TECHNIQUES if t.state_dict is not Technique.state_dict],
                          ids=lambda t: t.name)
 def test_state_of_every_stateful_technique_round_trips_through_json(technique, tmp_path):
-    trainer = tiny_trainer(tmp_path, "began" if technique.name == "began" else "dcgan",
-                           **({"regularize.lecam": 0.3} if technique is LeCamRegularization else {}))
+    recipe, overrides = STATEFUL_RUNS[technique.name]  # a KeyError names a stateful technique to add here
+    trainer = tiny_trainer(tmp_path, recipe, **overrides)
     trainer.train_step()
     unit = next(t for t in trainer.techniques.all() if t.name == technique.name)
     state = json.loads(json.dumps(unit.state_dict()))
     assert state and all(value is not None for value in state.values())
-    fresh = tiny_trainer(tmp_path / "fresh", "began" if technique.name == "began" else "dcgan",
-                         **({"regularize.lecam": 0.3} if technique is LeCamRegularization else {}))
+    fresh = tiny_trainer(tmp_path / "fresh", recipe, **overrides)
     twin = next(t for t in fresh.techniques.all() if t.name == technique.name)
     assert twin.state_dict() != state
     twin.load_state_dict(state)
@@ -151,7 +155,7 @@ def test_layers_point_one_way():
     assert of("config")[PACKAGE / "config.py"] <= {"errors"}  # config is a leaf
     for path, imported in of("storage").items():  # storage sits below training, metrics and generation
         assert imported <= {"config", "errors", "kinds", "storage", "storage.atomic"}, path
-    below_training = ["metrics", "losses", "regularizers", "objectives", "augment", "growth", "technique",
+    below_training = ["metrics", "losses", "regularizers", "objectives", "augment", "ada", "growth", "technique",
                       "optimizers", "speed", "models", "nn", "data", "validation", "generate", "sampling"]
     for prefix in below_training:
         for path, imported in of(prefix).items():

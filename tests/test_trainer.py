@@ -32,6 +32,8 @@ def state_of(trainer):
                  "model.minibatch_stddev": "true", "model.init": "orthogonal"}),
     ("unrolled", {"loss.label_smoothing": "two_sided"}),
     ("dcgan", {"loss.g_objective": "feature_matching"}),
+    ("dcgan", {"regularize.ada": "adaptive", "regularize.ada_p": 0.5, "regularize.ada_kimg": 1,
+               "regularize.ada_interval": 1}),  # ADA's p and its running sums
 ])
 def test_stopped_and_resumed_run_equals_uninterrupted_run(tmp_path, recipe, overrides):
     straight = Trainer(tiny_config(tmp_path / "straight", recipe, **overrides), progress=False, tensorboard=False)

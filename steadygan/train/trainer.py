@@ -158,7 +158,7 @@ class Trainer(TrainingRun):
         if self.ranks.main:  # the weights are the same on every rank; rank 0 writes
             record = self.metrics.flush(self.step, extra)
             self._postfix = " ".join(filter(None, (
-                self.schedule.status(),
+                *(t.status() for t in self.techniques.all()),
                 f"d_loss={record.get('d_loss', math.nan):.3f} g_loss={record.get('g_loss', math.nan):.3f}")))
             self._report(self.doctor.examine(record))
         else:
