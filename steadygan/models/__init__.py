@@ -16,7 +16,7 @@ from ..kinds import DataKind
 from ..nn import WEIGHTED_LAYERS, MinibatchDiscrimination, MinibatchStdDev, ProjectionHead, apply_spectral_norm
 from ..registry import Registry
 from ..regularizers import orthogonal_init
-from . import began, dcgan, mlp, pggan, sngan_cnn, sngan_resnet  # noqa: F401  (each registers its architecture)
+from . import began, dcgan, mlp, pggan, sngan_cnn, sngan_resnet, stylegan2  # noqa: F401  (each registers its architecture)
 from .base import ARCHITECTURES, Architecture, Discriminator, Generator
 
 INITS: Registry[Callable[[nn.Module], nn.Module]] = Registry("initialization", key="model.init")

@@ -1,6 +1,7 @@
-"""StyleGAN2's layers against independent values: demodulation's unit variance, the grouped convolution
+"""StyleGAN2 against independent values: demodulation's unit variance, the grouped convolution
 against per-sample convolutions, FIR resampling of constant and of band-limited images, the mapping
-network's normalization, learning-rate multiplier and truncation."""
+network's normalization, learning-rate multiplier and truncation; the networks' shapes, and truncation to the
+average image."""
 
 import math
 
@@ -113,3 +114,30 @@ def test_noise_starts_off_and_is_shared_over_channels():
     out = noise(x)
     assert torch.equal(out[:, 0], out[:, 1]) and out.std() > 0.5
     assert math.isclose(float(noise(x, torch.ones(2, 1, 4, 4)).detach().mean()), 1.0)
+
+
+@pytest.mark.parametrize("resolution, channels, classes", [(16, 1, 0), (32, 3, 10), (64, 3, 0)])
+def test_the_stylegan2_networks_have_the_shapes_of_the_data(resolution, channels, classes):
+    from steadygan.config import ModelConfig
+    from steadygan.models import build_models
+
+    torch.manual_seed(5)
+    cfg = ModelConfig(arch="stylegan2", z_dim=16, g_width=16, d_width=16, conditional=bool(classes))
+    G, D = build_models(cfg, resolution=resolution, channels=channels, num_classes=classes)
+    labels = torch.randint(classes, (4,)) if classes else None
+    images = G(torch.randn(4, 16), labels)
+    assert images.shape == (4, channels, resolution, resolution) and D(images, labels).shape == (4,)
+
+
+def test_stylegan2_truncation_to_zero_gives_every_latent_the_average_image():
+    from steadygan.config import ModelConfig
+    from steadygan.models import build_models
+
+    G, _ = build_models(ModelConfig(arch="stylegan2", z_dim=16, g_width=16, d_width=16), resolution=16, channels=1)
+    G.eval()
+    with torch.no_grad():
+        G.mapping.w_avg.copy_(torch.randn(16))
+        images = G(torch.randn(3, 16), truncation=0.0)  # noise strengths start at 0: nothing else varies
+        assert torch.allclose(images[0], images[1]) and torch.allclose(images[0], images[2])
+        z = torch.randn(3, 16)
+        assert torch.equal(G(z, truncation=1.0), G(z))
