@@ -95,6 +95,10 @@ class DiffAugment(Technique):
         self.functions = parse_policy(policy)
 
     @classmethod
+    def from_config(cls, config: Config) -> DiffAugment | None:
+        return cls(config.regularize.diffaugment) if config.regularize.diffaugment else None
+
+    @classmethod
     def check(cls, config: Config) -> None:
         parse_policy(config.regularize.diffaugment)
         if config.regularize.diffaugment and config.data.source in MIXTURES:

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
+from ..errors import ConfigError
 from ..kinds import DataKind, DOutput
 from ..nn import WEIGHTED_LAYERS, ProjectionHead
 from ..registry import Registry
@@ -57,6 +58,17 @@ class Architecture:
 
 
 ARCHITECTURES: Registry[Architecture] = Registry("architecture", key="model.arch")
+
+
+def check_equalized_lr_settings(cfg: ModelConfig, flags: tuple[str, ...], reason: str) -> None:
+    """Equalized-LR architectures (PGGAN, StyleGAN2) refuse the model.* `flags` they have no place for, and
+    any init but their own N(0, 1) weights."""
+    unsupported = [key for key in flags if getattr(cfg, key)]
+    if unsupported:
+        raise ConfigError(f"model.arch={cfg.arch} does not take model.{unsupported[0]} ({reason}); set it to false")
+    if cfg.init != "default":
+        raise ConfigError(f"model.arch={cfg.arch} keeps its equalized learning rate's N(0, 1) weights; model.init="
+                          f"{cfg.init} would change their scale: set model.init=default")
 
 
 def upsamplings(resolution: int) -> int:

@@ -17,9 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
-from ..errors import ConfigError
 from ..nn import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
-from .base import ARCHITECTURES, Architecture, Generator, upsamplings
+from .base import ARCHITECTURES, Architecture, Generator, check_equalized_lr_settings, upsamplings
 
 
 def channels_at(depth: int, base: int = 8192, cap: int = 512) -> int:
@@ -119,14 +118,9 @@ class ProgressiveDiscriminator(Progressive, nn.Module):
 
 
 def build(cfg: ModelConfig, resolution: int, channels: int, num_classes: int):
-    unsupported = [key for key in ("conditional", "minibatch_discrimination", "minibatch_stddev", "spectral_norm",
-                                   "g_spectral_norm") if getattr(cfg, key)]
-    if unsupported:
-        raise ConfigError(f"model.arch=pggan does not take model.{unsupported[0]} (its D already ends with "
-                          "minibatch stddev, set by model.mbstd_group and model.mbstd_statistic); set it to false")
-    if cfg.init != "default":
-        raise ConfigError(f"model.arch=pggan keeps its equalized learning rate's N(0, 1) weights; model.init="
-                          f"{cfg.init} would change their scale: set model.init=default")
+    check_equalized_lr_settings(
+        cfg, ("conditional", "minibatch_discrimination", "minibatch_stddev", "spectral_norm", "g_spectral_norm"),
+        "its D already ends with minibatch stddev, set by model.mbstd_group and model.mbstd_statistic")
     depth = upsamplings(resolution)
     # model.g_width / d_width are the widest layers (the paper's 512); layers halve after 32x32, as in the paper.
     return (ProgressiveGenerator(cfg.z_dim, depth, channels, base=16 * cfg.g_width, cap=cfg.g_width),

@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
-from ..errors import ConfigError
 from ..nn import EqualizedConv2d, MinibatchStdDev, ProjectionHead
 from ..nn.stylegan import (
     GAIN,
@@ -27,7 +26,7 @@ from ..nn.stylegan import (
     fir_filter,
     upsample2d,
 )
-from .base import ARCHITECTURES, Architecture, Discriminator, Generator
+from .base import ARCHITECTURES, Architecture, Discriminator, Generator, check_equalized_lr_settings
 
 MAPPING_LAYERS = 8
 
@@ -133,14 +132,9 @@ class StyleGAN2Discriminator(Discriminator):
 
 
 def build(cfg: ModelConfig, resolution: int, channels: int, num_classes: int):
-    unsupported = [key for key in ("minibatch_discrimination", "minibatch_stddev", "spectral_norm", "g_spectral_norm")
-                   if getattr(cfg, key)]
-    if unsupported:
-        raise ConfigError(f"model.arch=stylegan2 does not take model.{unsupported[0]} (its D ends with minibatch "
-                          "stddev, and it is normalized by demodulation); set it to false")
-    if cfg.init != "default":
-        raise ConfigError(f"model.arch=stylegan2 keeps its equalized learning rate's N(0, 1) weights; model.init="
-                          f"{cfg.init} would change their scale: set model.init=default")
+    check_equalized_lr_settings(
+        cfg, ("minibatch_discrimination", "minibatch_stddev", "spectral_norm", "g_spectral_norm"),
+        "its D ends with minibatch stddev, and it is normalized by demodulation")
     return (StyleGAN2Generator(cfg.z_dim, cfg.z_dim, resolution, channels, cfg.g_width, num_classes),
             StyleGAN2Discriminator(resolution, channels, cfg.d_width, num_classes, group_size=cfg.mbstd_group))
 

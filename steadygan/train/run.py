@@ -27,7 +27,7 @@ from ..regularizers import build_regularizers
 from ..run_folder import DEFAULT_ROOT, RunFolder
 from ..sampling import sample_latents
 from ..speed import Precision, compile_networks, resolve_memory_format
-from ..technique import Technique, Techniques
+from ..technique import Techniques
 from ..validation import validate
 from .batches import Batches
 from .distributed import ranks_from_environment, use_cross_rank_batch_norm
@@ -107,8 +107,7 @@ class TrainingRun:
         self.schedule = schedule_class(config).build(config, dataset, self.stream, (G, D, self.ema.model),
                                                      (self.opt_G, self.opt_D))
         objective = G_OBJECTIVES.get(config.loss.g_objective).from_config(config)
-        augment: list[Technique] = [DiffAugment(config.regularize.diffaugment)] if config.regularize.diffaugment else []
-        augment += [ada] if (ada := AdaptiveAugment.from_config(config)) else []
+        augment = [unit for make in (DiffAugment, AdaptiveAugment) if (unit := make.from_config(config)) is not None]
         self.techniques = Techniques(build_loss(config.loss), objective,
                                      [*build_regularizers(config), *augment, self.schedule, self.ema])
         self.compiled = compile_networks(G, D, self.techniques.needs_second_derivative) if train.compile else []
