@@ -8,7 +8,7 @@
 
 from .config import Config, load_config
 from .errors import CheckpointError, ConfigError, DataError, SteadyganError
-from .generate import info, interpolate, load_generator, sample
+from .generate import info, interpolate, load_generator, sample, style_mix
 from .metrics import evaluate_checkpoint as evaluate
 from .metrics import evaluate_folders
 from .train import Trainer, TrainResult, train
@@ -16,4 +16,5 @@ from .train import Trainer, TrainResult, train
 __version__ = "0.1.0"
 
 __all__ = ["CheckpointError", "Config", "ConfigError", "DataError", "SteadyganError", "TrainResult", "Trainer",
-           "evaluate", "evaluate_folders", "info", "interpolate", "load_config", "load_generator", "sample", "train"]
+           "evaluate", "evaluate_folders", "info", "interpolate", "load_config", "load_generator", "sample",
+           "style_mix", "train"]

@@ -40,6 +40,8 @@ def summary(technique: type[Technique]) -> str:
 def describe_technique(technique: type[Technique], selector: str = "") -> list[str]:
     phases = ", ".join(phase.value for phase in technique.phases) or "no phase of its own"
     capabilities = [text for flag, text in ((technique.needs_second_derivative, "needs second derivatives"),
+                                            (technique.needs_g_second_derivative,
+                                             "needs second derivatives through G"),
                                             (technique.state_dict is not Technique.state_dict,
                                              "keeps state in checkpoints")) if flag]
     head = f"  {technique.name}: {phases}" + "".join(f"; {text}" for text in capabilities)

@@ -1,4 +1,4 @@
-"""The `steadygan` command: train, sample, interpolate, animate, doctor, compare, evaluate, train-classifier,
+"""The `steadygan` command: train, sample, interpolate, mix, animate, doctor, compare, evaluate, train-classifier,
 info, recipes."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import NoReturn
 
 from .config import MAX_EVAL_IMAGES, is_override, recipe_names, recipe_path
 from .errors import SteadyganError, SteadyganWarning
-from .sampling import MIN_TRUNCATION
 
 MAX_SAMPLES = 100_000
 
@@ -63,6 +62,15 @@ def _interpolate(args: argparse.Namespace) -> int:
                             mode=args.mode, seed=args.seed, class_label=args.class_label,
                             truncation=args.truncation, frame_ms=args.frame_ms, ema=not args.raw)
     print(f"wrote {grid} and {gif}")
+    return 0
+
+
+def _mix(args: argparse.Namespace) -> int:
+    from .generate import style_mix
+
+    path = style_mix(args.checkpoint, out=args.out, rows=args.rows, cols=args.cols, crossover=args.crossover,
+                     seed=args.seed, class_label=args.class_label, truncation=args.truncation, ema=not args.raw)
+    print(f"wrote {path}")
     return 0
 
 
@@ -190,8 +198,8 @@ def _truncation(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not MIN_TRUNCATION <= value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be at least {MIN_TRUNCATION} (e.g. 0.7), got {text}")
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 (e.g. 0.7), got {text}")
     return value
 
 
@@ -204,7 +212,9 @@ def _add_drawing_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--class", dest="class_label", default=None,
                         help="class to draw (conditional models): its name in the data, or its 0-based index")
     parser.add_argument("--truncation", type=_truncation, default=None,
-                        help="redraw latent entries beyond +-T (truncation trick; smaller is cleaner, less varied)")
+                        help="truncation trick, smaller is cleaner and less varied: a style-based G pulls its styles "
+                             "towards the average w (psi: 0 is the average image, 1 none); others redraw latent "
+                             "entries beyond +-T (at least 0.05)")
     parser.add_argument("--raw", action="store_true", help="use the raw G instead of its EMA")
 
 
@@ -253,9 +263,22 @@ def build_parser() -> argparse.ArgumentParser:
     interp.add_argument("--steps", type=_integer(2, 256), default=10, help="images per walk segment (default 10)")
     interp.add_argument("--keys", type=_integer(2, 256), default=4,
                         help="latents each GIF walk loops through (default 4)")
-    interp.add_argument("--mode", choices=["slerp", "linear"], default="slerp")
+    interp.add_argument("--mode", choices=["slerp", "linear"], default=None,
+                        help="default: linear in w for a style-based G, slerp in z for others")
     interp.add_argument("--frame-ms", type=_integer(1, 60_000), default=80, help="GIF frame duration")
     interp.set_defaults(run=_interpolate)
+
+    mix = commands.add_parser("mix", help="a style-mixing grid of a style-based G (stylegan2, stylegan)",
+                              description="The top row and the left column are source images; each cell takes "
+                                          "the coarse styles (the layers before --crossover) from its row's latent "
+                                          "and the finer ones from its column's.")
+    _add_drawing_options(mix)
+    mix.add_argument("--out", default="mix.png", help="the grid PNG to write (default mix.png)")
+    mix.add_argument("--rows", type=_integer(1, 64), default=4, help="latents giving the coarse styles (default 4)")
+    mix.add_argument("--cols", type=_integer(1, 64), default=4, help="latents giving the fine styles (default 4)")
+    mix.add_argument("--crossover", type=_integer(1, 64),
+                     help="the first style taken from the column's latent (default: after the 4x4 and 8x8 layers)")
+    mix.set_defaults(run=_mix)
 
     animate = commands.add_parser("animate", help="a run's sample grids as a GIF (the growth video for pggan)",
                                   description="Every fixed-latent sample grid of a run, in step order, captioned "

@@ -112,6 +112,10 @@ class ModelConfig:
     mbstd_group: int = count(4, high=65536)  # samples per minibatch-stddev group
     # std (the paper's layer) | variance (the form of its released code)
     mbstd_statistic: str = setting("std", choices=("std", "variance"))
+    mapping_layers: int = count(8, high=64)  # stylegan/stylegan2: fully connected layers of the mapping network
+    # stylegan/stylegan2: channels at resolution r are min(width, channel_base / r); 0 is 64 x the width (the
+    # full width up to 64x64, the official configs at 512 px and above; their 'auto' below 512 px halves it)
+    channel_base: int = count(0, low=0, high=2**24)
 
 
 @dataclass
@@ -157,6 +161,13 @@ class RegularizeConfig:
     ada_target: float = setting(0.6, Bounds(0, 1))  # the r_t = E[sign(D(real))] adaptive ADA steers towards
     ada_kimg: int = count(500, high=100_000)  # thousands of images in which adaptive ADA's p can go from 0 to 1
     ada_interval: int = count(4, high=10_000)  # D steps between adjustments of ADA's p
+    # style-based G: probability that a training batch takes its styles from two latents, crossing over at a
+    # random layer (StyleGAN's mixing regularization: 0.9)
+    style_mixing: float = setting(0.0, Bounds(0, 1))
+    path_length: float = setting(0.0, NON_NEGATIVE)  # weight of StyleGAN2's path-length regularization of G (2)
+    pl_interval: int = count(4, high=10_000)  # G steps between path-length terms, each weighted by it (StyleGAN2: 4)
+    pl_decay: float = setting(0.01, Bounds(0, 1, low_open=True))  # speed of the running mean path length
+    pl_batch_shrink: int = count(2, high=1024)  # the path-length term uses batch_size / this latents
 
 
 @dataclass
@@ -188,6 +199,10 @@ class TrainConfig:
     seed: int = count(0, low=0, high=2**31 - 2)  # of every random choice: weights, latents, data order
     ema_decay: float = setting(0.999, FRACTION)  # EMA of G's weights; 0 turns it off
     ema_start: int = count(0, low=0)  # G step at which the EMA starts averaging (a plain copy before)
+    # half-life of the EMA in thousands of G's images (StyleGAN2: 10); 0 uses ema_decay instead
+    ema_kimg: float = setting(0.0, NON_NEGATIVE)
+    # with ema_kimg: the half-life is at most this share of the images so far (StyleGAN2-ADA: 0.05); 0: none
+    ema_rampup: float = setting(0.0, Bounds(0, 1))
     out_dir: str = ""  # the run folder; "" makes a new one, runs/NNNNN-<name>
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     log_every: int = count(25, low=0)  # G steps between logs (0: none), and the other intervals below
@@ -198,6 +213,9 @@ class TrainConfig:
     eval_metrics: str = "fid"  # comma-separated: fid, kid, is, pr, dc, modes
     eval_n: int = count(5000, low=2, high=MAX_EVAL_IMAGES)  # generated images per evaluation
     eval_extractor: str = "auto"  # auto | inception | classifier:NAME_OR_FILE
+    # the real images evaluations compare with: a folder, zip or data source ("" is the training data); a
+    # larger set than the one trained on shows a G that memorises
+    eval_real: str = ""
     precision: str = "auto"  # auto (bf16 on GPUs that have it, else fp16; fp32 on CPUs) | fp32 | bf16 | fp16
     # auto (channels_last on GPUs) | channels_last | contiguous
     memory_format: str = setting("auto", choices=("auto", "channels_last", "contiguous"))
@@ -451,10 +469,68 @@ def load_yaml(path: Path) -> dict[str, Any]:
     return values
 
 
+BY_RESOLUTION = "by_resolution"  # a recipe's table of settings per data.resolution
+EXTENDS = "extends"  # the recipe a recipe starts from
+
+
+def _merged(base: dict[Any, Any], over: dict[Any, Any]) -> dict[Any, Any]:
+    """`over` on top of `base`, mappings merged key by key at every depth."""
+    merged = dict(base)
+    for key, value in over.items():
+        both = isinstance(value, dict) and isinstance(base.get(key), dict)
+        merged[key] = _merged(base[key], value) if both else value
+    return merged
+
+
+def recipe_values(recipe: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A recipe's values, on top of those of the recipe it `extends` (a built-in name, or a path relative
+    to the extending recipe's folder)."""
+    if recipe in seen:
+        raise ConfigError(f"recipes extend each other in a circle: {' -> '.join((*seen, recipe))}")
+    path = recipe_path(recipe)
+    values = load_yaml(path)
+    if not isinstance(values, dict):
+        raise ConfigError(f"a config must be a mapping of sections, got {type(values).__name__}")
+    base = values.pop(EXTENDS, None)
+    if base is None:
+        return values
+    if not isinstance(base, str):
+        raise ConfigError(f"recipe {recipe!r}: '{EXTENDS}' names one recipe, got {base!r}")
+    if Path(base).suffix in (".yaml", ".yml"):
+        base = str(path.parent / base)  # an absolute path stays as it is
+    return _merged(recipe_values(base, (*seen, recipe)), values)
+
+
 def load_config(recipe: str = "dcgan", overrides: Iterable[str] = ()) -> Config:
-    """The recipe's values over the defaults, then the overrides, each validated."""
-    config = from_dict(load_yaml(recipe_path(recipe)))
-    return apply_overrides(config, overrides)
+    """The recipe's values over the defaults, then the overrides, each validated. A recipe may start from
+    another (`extends: stylegan2`) and may end with a `by_resolution` table ({resolution: {section: {key:
+    value}}}): the row of the config's data.resolution then sets every key that no override gives
+    (StyleGAN2's batch size, R1 gamma and EMA per resolution)."""
+    values = recipe_values(recipe)
+    table = values.pop(BY_RESOLUTION, None)
+    overrides = list(overrides)
+    config = apply_overrides(from_dict(values), overrides)
+    if table is not None:
+        given = {parse_override(text)[:2] for text in overrides}
+        for section, entries in resolution_row(table, config.data.resolution, recipe).items():
+            for key, value in entries.items():
+                if (section, key) not in given:
+                    _set(config, section, key, value)
+    return config
+
+
+def resolution_row(table: Any, resolution: int, recipe: str) -> dict[str, dict[str, Any]]:
+    """The settings a recipe's `by_resolution` table gives one resolution."""
+    if not isinstance(table, dict) or not all(isinstance(row, dict) for row in table.values()):
+        raise ConfigError(f"recipe {recipe!r}: {BY_RESOLUTION} must map resolutions to sections of settings")
+    if resolution not in table:
+        listed = ", ".join(str(r) for r in table)
+        raise ConfigError(f"recipe {recipe!r} has settings for data.resolution {listed}, not {resolution}; "
+                          "choose one of those")
+    row = table[resolution]
+    if not all(isinstance(entries, dict) for entries in row.values()):
+        raise ConfigError(f"recipe {recipe!r}: each {BY_RESOLUTION} row must map sections to key: value")
+    return row
 
 
 def check_values(config: Config) -> None:

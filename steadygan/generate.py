@@ -1,7 +1,8 @@
-"""Using a trained generator: load it from a checkpoint, sample, interpolate, describe."""
+"""Using a trained generator: load it from a checkpoint, sample, interpolate, mix styles, describe."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,8 @@ from .images import (
     save_gif,
     save_image,
 )
-from .models import Discriminator, Generator, build_models, check_model_size
-from .sampling import generate, sample_latents, walk
+from .models import Discriminator, Generator, StyleGenerator, build_models, check_model_size
+from .sampling import generate, latents_for, styles_of, synthesize, walk
 from .storage.atomic import writable_folder
 from .storage.checkpoint import load_checkpoint, stored_config, unflatten
 from .validation import validate
@@ -70,14 +71,20 @@ class LoadedGenerator:
                 truncation: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The latents (and class labels) of `sample`'s `n` outputs."""
         rng = torch.Generator().manual_seed(seed)
-        z = sample_latents(n, self.generator.z_dim, rng, truncation)
+        z = latents_for(self.generator, n, rng, truncation)
         return z, self.labels(n, self.class_index(class_label), rng)
 
     def sample(self, n: int, *, seed: int = 0, class_label: str | int | None = None,
                truncation: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`n` outputs (in [-1, 1] for images) and the class labels they were drawn for."""
         z, labels = self.latents(n, seed=seed, class_label=class_label, truncation=truncation)
-        return generate(self.generator, z, labels), labels
+        return generate(self.generator, z, labels, truncation=truncation), labels
+
+    def style_generator(self, command: str) -> StyleGenerator:
+        if not isinstance(self.generator, StyleGenerator):
+            raise CheckpointError(f"{command} mixes the styles of a style-based G (model.arch=stylegan2 or "
+                                  f"stylegan); '{self.path}' holds a {self.config.model.arch} model")
+        return self.generator
 
     def render(self, samples: torch.Tensor, nrow: int | None = None) -> np.ndarray:
         """A picture of samples: an image grid, or a scatter plot over the real centres for 2-D data."""
@@ -141,17 +148,20 @@ def sample(checkpoint: str | Path, n: int = 64, *, out: str | Path = "samples.pn
     z, labels = loaded.latents(n, seed=seed, class_label=class_label, truncation=truncation)
     for start in range(0, n, SEPARATE_BATCH):  # a batch at a time: memory does not grow with n
         chunk = slice(start, start + SEPARATE_BATCH)
-        images = generate(loaded.generator, z[chunk], None if labels is None else labels[chunk])
+        images = generate(loaded.generator, z[chunk], None if labels is None else labels[chunk],
+                          truncation=truncation)
         for image, path in zip(images, paths[chunk], strict=True):
             save_image(make_grid(image[None], padding=0), path, writer)
     return paths
 
 
 def interpolate(checkpoint: str | Path, *, out: str | Path = "interpolation", rows: int = 8, steps: int = 10,
-                keys: int = 4, mode: str = "slerp", seed: int = 0, class_label: str | int | None = None,
+                keys: int = 4, mode: str | None = None, seed: int = 0, class_label: str | int | None = None,
                 truncation: float | None = None, frame_ms: int = 80, ema: bool = True) -> tuple[Path, Path]:
     """Latent walks: `out`.png has one row per walk between two latents (`steps` columns);
-    `out`.gif loops through `keys` latents per walk, every frame a grid of the `rows` walks."""
+    `out`.gif loops through `keys` latents per walk, every frame a grid of the `rows` walks. A style-based
+    G walks in w space (`mode` linear by default, as StyleGAN's path lengths are measured), others in z
+    (`mode` slerp by default)."""
     needed = rows * max(steps, keys * (steps - 1))  # the grid's images, or the GIF's
     if needed > MAX_GRID:
         raise OutputError(f"{rows} walks of {keys} latents and {steps} steps make {needed:,} images, more than "
@@ -163,22 +173,63 @@ def interpolate(checkpoint: str | Path, *, out: str | Path = "interpolation", ro
     if loaded.data["kind"] == "points":
         raise CheckpointError("interpolation needs an image model; this checkpoint generates 2-D points")
     rng = torch.Generator().manual_seed(seed)
-    z_dim = loaded.generator.z_dim
+    G = loaded.generator
     labels = loaded.labels(rows, loaded.class_index(class_label), rng)
+    in_w = isinstance(G, StyleGenerator)
+    mode = mode or ("linear" if in_w else "slerp")
 
-    def run(path_latents: torch.Tensor) -> torch.Tensor:  # (rows, frames, z) -> (rows, frames, C, H, W)
-        frames = path_latents.shape[1]
-        flat_labels = None if labels is None else labels.repeat_interleave(frames)
-        images = generate(loaded.generator, path_latents.flatten(0, 1), flat_labels)
+    def key_points(count: int, row: int) -> torch.Tensor:  # (count, z_dim), or (count, w_dim) in w space
+        z = latents_for(G, count, rng, truncation)
+        if not isinstance(G, StyleGenerator):
+            return z
+        return styles_of(G, z, None if labels is None else labels[row:row + 1].expand(count), truncation)[:, 0]
+
+    def run(paths: torch.Tensor) -> torch.Tensor:  # (rows, frames, z or w) -> (rows, frames, C, H, W)
+        frames = paths.shape[1]
+        if isinstance(G, StyleGenerator):
+            images = synthesize(G, paths.flatten(0, 1)[:, None].expand(-1, G.num_ws, -1))
+        else:
+            images = generate(G, paths.flatten(0, 1), None if labels is None else labels.repeat_interleave(frames))
         return images.unflatten(0, (rows, frames))
 
-    pairs = run(torch.stack([walk(sample_latents(2, z_dim, rng, truncation), steps, mode) for _ in range(rows)]))
+    pairs = run(torch.stack([walk(key_points(2, r), steps, mode) for r in range(rows)]))
     grid_path = save_image(make_grid(pairs.flatten(0, 1), nrow=steps), grid_out, writer)
-    loops = run(torch.stack([walk(sample_latents(keys, z_dim, rng, truncation), steps, mode, closed=True)
-                             for _ in range(rows)]))
+    loops = run(torch.stack([walk(key_points(keys, r), steps, mode, closed=True) for r in range(rows)]))
     frames = [make_grid(loops[:, f]) for f in range(loops.shape[1])]
     gif_path = save_gif(frames, gif_out, frame_ms, writer)
     return grid_path, gif_path
+
+
+def coarse_styles(resolution: int) -> int:
+    """The styles of the 4x4 and 8x8 layers, StyleGAN's 'coarse' styles (pose, face shape)."""
+    return min(4, 2 * (int(math.log2(resolution)) - 1) - 1)
+
+
+def style_mix(checkpoint: str | Path, *, out: str | Path = "mix.png", rows: int = 4, cols: int = 4,
+              crossover: int | None = None, seed: int = 0, class_label: str | int | None = None,
+              truncation: float | None = None, ema: bool = True) -> Path:
+    """A style-mixing grid (Karras et al. 2019, Figure 3): the top row shows `cols` source images, the left
+    column `rows` others; the image at (row, column) takes the styles of the layers before `crossover`
+    (default: the coarse 4x4 and 8x8 layers) from its row's latent and the rest (finer) from its column's."""
+    writer = f"{SOFTWARE} mix"
+    target = check_output_file(out, ".png", writer)
+    loaded = load_generator(checkpoint, ema=ema)
+    G = loaded.style_generator("steadygan mix")
+    crossover = coarse_styles(loaded.config.data.resolution) if crossover is None else crossover
+    if not 1 <= crossover < G.num_ws:
+        raise OutputError(f"--crossover must be from 1 to {G.num_ws - 1} (this G has {G.num_ws} styles), "
+                          f"got {crossover}")
+    z, labels = loaded.latents(rows + cols, seed=seed, class_label=class_label)
+    ws = styles_of(G, z, labels, truncation)
+    row_ws, col_ws = ws[:rows], ws[rows:]
+    mixed = torch.cat([row_ws[:, None, :crossover].expand(-1, cols, -1, -1),
+                       col_ws[None, :, crossover:].expand(rows, -1, -1, -1)], dim=2)
+    sources, cells = synthesize(G, ws), synthesize(G, mixed.flatten(0, 1))
+    blank = torch.ones_like(sources[:1])  # white: the corner has no image
+    grid = [blank, sources[rows:]]
+    for r in range(rows):
+        grid += [sources[r:r + 1], cells[r * cols:(r + 1) * cols]]
+    return save_image(make_grid(torch.cat(grid), nrow=cols + 1), target, writer)
 
 
 def info(checkpoint: str | Path) -> dict[str, Any]:

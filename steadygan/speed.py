@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .models.base import StyleGenerator
 from .registry import Registry
 
 
@@ -97,11 +98,17 @@ class Precision:
                 scaler.load_state_dict(state[phase])
 
 
-def compile_networks(G: nn.Module, D: nn.Module, needs_second_derivative: bool) -> list[str]:
+def compile_networks(G: nn.Module, D: nn.Module, d_twice: bool, g_twice: bool = False) -> list[str]:
     """torch.compile of G's and D's forward passes in place (state-dict keys unchanged); what was compiled.
-    D stays eager when a technique differentiates its input gradient."""
-    G.compile()
-    if needs_second_derivative:
-        return ["G"]
-    D.compile()
-    return ["G", "D"]
+    A network stays eager when a technique differentiates a gradient through it (`d_twice`: R1, WGAN-GP,
+    unrolling; `g_twice`: path length), which compiled graphs do not support. A style-based G compiles its
+    mapping and synthesis networks, which training calls one by one."""
+    compiled = []
+    if not g_twice:
+        for part in (G.mapping, G.synthesis) if isinstance(G, StyleGenerator) else (G,):
+            part.compile()
+        compiled.append("G")
+    if not d_twice:
+        D.compile()
+        compiled.append("D")
+    return compiled

@@ -9,7 +9,8 @@ A technique declares in one place
 - an `interval`: it acts at every `interval`-th chance its phase gives, its term weighted by `interval`
   so that the expected gradient is unchanged (lazy regularization, Karras et al. 2020);
 - its state across steps (`state_dict` / `load_state_dict`), saved in every checkpoint;
-- capabilities the trainer must know without naming it, such as `needs_second_derivative`.
+- capabilities the trainer must know without naming it, such as `needs_second_derivative` (of D) and
+  `needs_g_second_derivative`.
 
 The trainer composes techniques by phase and never names one; units get the tensors and networks of
 one step (`DiscriminatorBatch`, `GeneratorBatch`), never the trainer.
@@ -32,12 +33,14 @@ if TYPE_CHECKING:
 
 Critic = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
 RealBatch = Callable[[], tuple[torch.Tensor, torch.Tensor | None]]
+Styles = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]  # (z, labels) -> ws of a style-based G
 
 
 class Phase(enum.Enum):
     """Where in training a technique acts, and the method it implements there."""
 
     D_INPUT = "D's inputs"  # augment(x): every batch D sees, real and fake, in D and G steps
+    STYLES = "G's styles"  # styles(ws, restyle): the per-layer styles of a style-based G's training batches
     D_STEP = "D step"  # d_term(batch): a term added to D's loss
     AFTER_D_STEP = "after D step"  # after_d_step(batch): D's weights or the unit's state, after D's update
     G_STEP = "G step"  # g_term(batch): a term added to G's loss
@@ -63,8 +66,10 @@ class DiscriminatorBatch:
 
 @dataclass
 class GeneratorBatch:
-    """What one G step has: G, D (frozen), the fakes as D sees them, their labels, the adversarial loss,
-    a source of augmented real batches and D's optimizer (whose state a look-ahead continues)."""
+    """What one G step has: G, D (frozen), the latents and the fakes made from them (as D sees them), their
+    labels, the adversarial loss, a source of augmented real batches, D's optimizer (whose state a look-ahead
+    continues) and, for a style-based G, the styles of latents as training draws them (style mixing
+    included)."""
 
     G: nn.Module
     D: Discriminator
@@ -74,6 +79,8 @@ class GeneratorBatch:
     real_batch: RealBatch
     d_optimizer: torch.optim.Optimizer
     step: int = 0
+    z: torch.Tensor | None = None
+    styles: Styles | None = None
 
 
 class Technique:
@@ -84,6 +91,7 @@ class Technique:
     phases: ClassVar[tuple[Phase, ...]] = ()
     interval: int = 1
     needs_second_derivative: bool = False  # its term differentiates D's input gradient (no compiled D)
+    needs_g_second_derivative: bool = False  # its term differentiates a gradient through G (no compiled G)
 
     @classmethod
     def check(cls, config: Config) -> None:
@@ -110,6 +118,11 @@ class Technique:
     # The methods of the phases; a technique implements those of its own.
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def styles(self, ws: torch.Tensor, restyle: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """The styles `ws` (N, num_ws, w_dim) of a batch, changed; `restyle()` gives the styles of fresh latents
+        with the same labels."""
         raise NotImplementedError
 
     def d_term(self, batch: DiscriminatorBatch) -> torch.Tensor:
@@ -155,6 +168,10 @@ class Techniques:
     @property
     def needs_second_derivative(self) -> bool:
         return any(t.needs_second_derivative for t in self.all())
+
+    @property
+    def needs_g_second_derivative(self) -> bool:
+        return any(t.needs_g_second_derivative for t in self.all())
 
     def state_dict(self) -> dict[str, dict[str, Any]]:
         return {t.name: state for t in self.all() if (state := t.state_dict())}

@@ -7,7 +7,7 @@ each unit's requirements live with the unit.
 
 from __future__ import annotations
 
-from . import speed  # noqa: F401  (registers the precisions)
+from . import speed, styles  # noqa: F401  (register the precisions, and style mixing and path length)
 from .ada import AdaptiveAugment
 from .augment import DiffAugment
 from .config import Config, check_values

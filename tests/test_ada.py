@@ -1,7 +1,9 @@
-"""ADA: each transform against an exact reference, p's adjustment by hand, and the pipeline's limits."""
+"""ADA: each transform against an exact reference, p's adjustment by hand, p under a D that memorises and
+one that cannot, and the pipeline's limits."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -107,3 +109,39 @@ def test_p_rises_while_d_tells_reals_from_fakes_in_training(tmp_path):
     trainer.fit()
     p = [record["ada_p"] for record in read_records(tmp_path / "metrics.jsonl")]  # means over each log's D steps
     assert trainer.techniques.state_dict()["ada"]["p"] >= p[-1] > p[0] >= 0
+
+
+def test_p_rises_when_d_memorises_a_tiny_data_set_and_stays_near_zero_on_a_large_one():
+    """ADA's premise on the digits with a perfect G: the 'fakes' are held-out real digits, so a D that tells
+    them from its training reals has memorised those. 16 training images are memorised within a few
+    hundred steps and p rises; on 1,197 D cannot tell training reals from other reals and p stays at 0."""
+    import torch.nn.functional as F
+
+    from steadygan.config import DataConfig, ModelConfig
+    from steadygan.data import build_dataset
+    from steadygan.models import build_models
+
+    digits = build_dataset(DataConfig(source="digits", resolution=16), progress=False)
+    images = digits.batch(np.arange(len(digits)))[0]  # in [-1, 1]
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
+    held_out, pool = images[order[:600]], images[order[600:]]
+    final = {}
+    for count in (16, len(pool)):
+        torch.manual_seed(0)
+        _, D = build_models(ModelConfig(z_dim=16, g_width=16, d_width=16), resolution=16, channels=1)
+        optimizer = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
+        ada = AdaptiveAugment(0.0, target=0.6, kimg=2, interval=1)  # p moves 32 / 2,000 per D step
+        history = []
+        for step in range(300):
+            real = ada.augment(pool[:count][torch.randint(count, (32,))])
+            fake = ada.augment(held_out[torch.randint(len(held_out), (32,))])
+            real_out, fake_out = D(real), D(fake)
+            loss = F.softplus(-real_out).mean() + F.softplus(fake_out).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            ada.after_d_step(DiscriminatorBatch(D, real, fake, None, None, real_out.detach(), fake_out.detach(), step))
+            history.append(ada.p)
+        final[count] = (max(history), history[-1])
+    assert final[16][1] >= 0.1  # about 0.2: p holds D near the target on its 16 memorised images
+    assert final[len(pool)][0] <= 0.05 and final[len(pool)][1] <= final[16][1] / 4  # a few adjustments at most

@@ -43,11 +43,18 @@ def test_sample_grid_and_separate_images(conditional_run, tmp_path, capsys):
     assert code == 0 and len(files) == 3 and Image.open(files[0]).size == (16, 16)
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "abc"])
+@pytest.mark.parametrize("value", ["-1", "abc", "inf"])
 def test_a_bad_truncation_is_a_one_line_usage_error(conditional_run, capsys, value):
     assert cli.main(["sample", str(conditional_run), "--truncation", value]) == 2
     err = capsys.readouterr().err
     assert err.startswith("steadygan sample: error: argument --truncation") and err.count("\n") == 1
+
+
+def test_a_truncation_too_small_for_z_is_a_one_line_error(conditional_run, capsys, tmp_path):
+    # psi = 0 is the average image of a style-based G; redrawing z within +-0 would never end
+    assert cli.main(["sample", str(conditional_run), "--truncation", "0", "--out", str(tmp_path / "t.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("steadygan: error: truncation must be at least 0.05") and err.count("\n") == 1
 
 
 def test_sample_is_reproducible_by_seed_and_class_changes_it(conditional_run, tmp_path, capsys):

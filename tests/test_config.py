@@ -58,7 +58,8 @@ def test_bad_overrides_name_the_problem(override, message):
 
 def test_unknown_recipe_lists_the_recipes(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown recipe 'sngna'; choose one of: began, dcgan, lsgan, pggan, sngan, "
-                                          r"sngan-projection, toy2d, toy2d-stable, ttur, unrolled, wgan, wgan-gp"):
+                                          r"sngan-projection, stylegan2, stylegan2-ada, stylegan2-small, toy2d, "
+                                          r"toy2d-stable, ttur, unrolled, wgan, wgan-gp"):
         load_config("sngna")
     with pytest.raises(ConfigError, match=r"recipe file .* does not exist"):
         load_config(str(tmp_path / "mine.yaml"))
@@ -121,3 +122,20 @@ def test_a_recipe_that_is_not_utf8_is_one_error(tmp_path):
     recipe.write_bytes(b"model:\n  arch: dcgan\xff\n")
     with pytest.raises(ConfigError, match="is not UTF-8 text"):
         load_config(str(recipe))
+
+
+def test_a_recipe_extends_another_and_merges_its_sections(tmp_path):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("extends: stylegan2-ada\nregularize:\n  ada_target: 0.5\nby_resolution:\n"
+                    "  64: {optim: {batch_size: 12}}\n")
+    config = load_config(str(mine), ["data.resolution=64"])
+    assert (config.regularize.ada, config.regularize.ada_target) == ("adaptive", 0.5)  # kept, and changed
+    assert config.model.arch == "stylegan2" and config.regularize.style_mixing == 0.9  # from stylegan2
+    assert config.optim.batch_size == 12 and config.regularize.r1 == 0.0256  # its row over stylegan2's row
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")  # beside it
+    (tmp_path / "b.yaml").write_text(f"extends: {tmp_path / 'a.yaml'}\n")
+    with pytest.raises(ConfigError, match="extend each other in a circle"):
+        load_config(str(tmp_path / "a.yaml"))
+    (tmp_path / "bad.yaml").write_text("by_resolution: 32\n")
+    with pytest.raises(ConfigError, match="by_resolution must map resolutions"):
+        load_config(str(tmp_path / "bad.yaml"))

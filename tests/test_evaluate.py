@@ -239,3 +239,23 @@ def test_mode_count_reading_the_extractor_equals_running_the_classifier_itself()
     counted = [e.score(iter(images.split(250)), 1000).scores for e in (alone, with_fid)]
     assert counted[0]["modes"] == counted[1]["modes"]
     assert counted[0]["modes_kl"] == pytest.approx(counted[1]["modes_kl"])
+
+
+def test_evaluation_during_training_can_compare_with_another_image_set(tmp_path):
+    from PIL import Image
+
+    from steadygan.metrics import evaluate_checkpoint
+
+    digits = build_dataset(DataConfig(source="digits", resolution=16), progress=False)
+    folder = tmp_path / "few"
+    folder.mkdir()
+    for i, image in enumerate(digits.batch(np.arange(64))[0]):  # 64 of the 1,797 digits, as grey PNGs
+        Image.fromarray(((image[0].numpy() + 1) * 127.5).round().astype(np.uint8)).save(folder / f"{i:02d}.png")
+    config = tiny_config(tmp_path / "run", recipe="dcgan", **{
+        "data.source": str(folder), "train.steps": 2, "train.eval_every": 2, "train.eval_n": 40,
+        "train.eval_real": "digits", "doctor.holdout": 0.0})
+    result = Trainer(config, progress=False, tensorboard=False).fit()
+    evaluation = json.loads((result.out_dir / "evaluation.json").read_text())
+    assert evaluation["protocol"]["real"] == 1797 and evaluation["protocol"]["reference"].startswith("digits")
+    again = evaluate_checkpoint(result.out_dir, "fid", n=40, real="digits", progress=False)
+    assert evaluation["scores"]["fid"] == pytest.approx(again.scores["fid"], rel=1e-6)

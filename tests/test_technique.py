@@ -19,9 +19,9 @@ from steadygan.technique import DiscriminatorBatch, Phase, Technique
 from steadygan.train.metrics_log import read_records
 
 PACKAGE = Path(__file__).resolve().parent.parent / "steadygan"
-PHASE_METHODS = {Phase.D_INPUT: "augment", Phase.D_STEP: "d_term", Phase.AFTER_D_STEP: "after_d_step",
-                 Phase.G_STEP: "g_term", Phase.AFTER_G_STEP: "after_g_step", Phase.STEP_START: "begin_step",
-                 Phase.LOG: "measure"}
+PHASE_METHODS = {Phase.D_INPUT: "augment", Phase.STYLES: "styles", Phase.D_STEP: "d_term",
+                 Phase.AFTER_D_STEP: "after_d_step", Phase.G_STEP: "g_term", Phase.AFTER_G_STEP: "after_g_step",
+                 Phase.STEP_START: "begin_step", Phase.LOG: "measure"}
 TECHNIQUES = [t for _, _, group in technique_groups() for t in group]
 
 
@@ -86,7 +86,8 @@ def test_an_interval_applies_a_term_every_kth_step_weighted_by_k(tmp_path):
 
 STATEFUL_RUNS = {"began": ("began", {}), "lecam": ("dcgan", {"regularize.lecam": 0.3}),
                  "ada": ("dcgan", {"regularize.ada": "adaptive", "regularize.ada_p": 0.5,
-                                   "regularize.ada_interval": 1})}
+                                   "regularize.ada_interval": 1}),
+                 "path_length": ("stylegan2", {"regularize.pl_interval": 1})}
 
 
 @pytest.mark.parametrize("technique", [t for t in TECHNIQUES if t.state_dict is not Technique.state_dict],
@@ -156,7 +157,7 @@ def test_layers_point_one_way():
     for path, imported in of("storage").items():  # storage sits below training, metrics and generation
         assert imported <= {"config", "errors", "kinds", "storage", "storage.atomic"}, path
     below_training = ["metrics", "losses", "regularizers", "objectives", "augment", "ada", "growth", "technique",
-                      "optimizers", "speed", "models", "nn", "data", "validation", "generate", "sampling"]
+                      "optimizers", "speed", "models", "nn", "data", "validation", "generate", "sampling", "styles"]
     for prefix in below_training:
         for path, imported in of(prefix).items():
             assert not any(name == "train" or name.startswith("train.") for name in imported), path

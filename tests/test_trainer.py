@@ -35,6 +35,9 @@ def state_of(trainer):
     ("dcgan", {"regularize.ada": "adaptive", "regularize.ada_p": 0.5, "regularize.ada_kimg": 1,
                "regularize.ada_interval": 1}),  # ADA's p and its running sums
     ("dcgan", {"model.arch": "stylegan2", "regularize.r1": 1.0, "regularize.r1_interval": 2}),  # noise inputs, w_avg
+    ("stylegan2", {"regularize.ada": "adaptive", "regularize.ada_kimg": 1, "regularize.ada_interval": 1,
+                   "regularize.pl_interval": 2, "regularize.r1_interval": 2, "train.ema_kimg": 0.05}),  # the recipe
+    ("dcgan", {"model.arch": "stylegan", "regularize.style_mixing": 0.9}),  # AdaIN
 ])
 def test_stopped_and_resumed_run_equals_uninterrupted_run(tmp_path, recipe, overrides):
     straight = Trainer(tiny_config(tmp_path / "straight", recipe, **overrides), progress=False, tensorboard=False)

@@ -23,7 +23,7 @@ from ..data.sources import STACKED_PREFIX
 from ..devices import resolve_device
 from ..errors import ConfigError, DataError
 from ..registry import Registry
-from ..sampling import generate, sample_latents
+from ..sampling import generate, latents_for
 from ..storage.atomic import atomic_path
 from .classifier import load_classifier
 from .features import (
@@ -163,9 +163,9 @@ def generator_batches(generator: Generator, num_classes: int, seed: int,
     rng = torch.Generator().manual_seed(seed)
 
     def draw(size: int) -> torch.Tensor:
-        z = sample_latents(size, generator.z_dim, rng, truncation)
+        z = latents_for(generator, size, rng, truncation)
         labels = torch.randint(num_classes, (size,), generator=rng) if num_classes else None
-        return generate(generator, z, labels)
+        return generate(generator, z, labels, truncation=truncation)
 
     return draw
 
@@ -303,7 +303,8 @@ def is_better(value: float, best: float | None) -> bool:
 # the commands
 
 
-def _image_data(source: str, resolution: int, channels: int, split: str = "", progress: bool = True):
+def image_data(source: str, resolution: int, channels: int, split: str = "", progress: bool = True):
+    """An unlabelled image data set at `resolution` with `channels` (0: as stored), to compare with."""
     from ..config import DataConfig
     from ..data import build_dataset
 
@@ -326,8 +327,8 @@ def evaluate_checkpoint(checkpoint: str | Path, metrics: str | list[str] = "fid"
         raise ConfigError(f"'{loaded.path}' generates 2-D points; score it by mode coverage (bench/mixtures.py)")
     data = loaded.config.data
     source = real or data.source
-    dataset = _image_data(source, data.resolution, loaded.data["shape"][0], real_split if real else data.split,
-                          progress)
+    dataset = image_data(source, data.resolution, loaded.data["shape"][0], real_split if real else data.split,
+                         progress)
     evaluator = Evaluator(metrics, dataset, source, extractor=extractor, n=n, n_real=n_real,
                           inception_weights=inception_weights, device=device, progress=progress)
     result = evaluator.score_generator(loaded.generator, loaded.num_classes, seed=seed, truncation=truncation)
@@ -355,8 +356,8 @@ def evaluate_folders(real: str, fake: str, metrics: str | list[str] = "fid", *, 
     channel count."""
     check_extractor(default_extractor(real) if extractor == "auto" else extractor, inception_weights)
     resolution = resolution or native_resolution(real, real_split)
-    real_set = _image_data(real, resolution, 0, real_split, progress)
-    fake_set = _image_data(fake, resolution, real_set.shape()[0], fake_split, progress)
+    real_set = image_data(real, resolution, 0, real_split, progress)
+    fake_set = image_data(fake, resolution, real_set.shape()[0], fake_split, progress)
     count = min(n or len(fake_set), len(fake_set))
     evaluator = Evaluator(metrics, real_set, real, extractor=extractor, n=count, n_real=n_real,
                           inception_weights=inception_weights, device=device, progress=progress)

@@ -17,7 +17,7 @@ from ..nn import WEIGHTED_LAYERS, MinibatchDiscrimination, MinibatchStdDev, Proj
 from ..registry import Registry
 from ..regularizers import orthogonal_init
 from . import began, dcgan, mlp, pggan, sngan_cnn, sngan_resnet, stylegan2  # noqa: F401  (each registers its architecture)
-from .base import ARCHITECTURES, Architecture, Discriminator, Generator
+from .base import ARCHITECTURES, Architecture, Discriminator, Generator, StyleGenerator
 
 INITS: Registry[Callable[[nn.Module], nn.Module]] = Registry("initialization", key="model.init")
 INITS.register("default")(lambda network: network)  # each architecture's published one, made when it is built
@@ -119,5 +119,5 @@ def add_batch_layers(D: Discriminator, cfg: ModelConfig) -> None:
     D.head = ProjectionHead(features, num_classes)
 
 
-__all__ = ["ARCHITECTURES", "Architecture", "Discriminator", "Generator", "build_models", "check_config_networks",
-           "check_model_size", "meta_models"]
+__all__ = ["ARCHITECTURES", "Architecture", "Discriminator", "Generator", "StyleGenerator", "build_models",
+           "check_config_networks", "check_model_size", "meta_models"]

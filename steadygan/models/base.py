@@ -27,6 +27,15 @@ class Generator(nn.Module):
         self.num_classes = num_classes
 
 
+class StyleGenerator(Generator):
+    """A style-based generator (StyleGAN, StyleGAN2): `mapping(z, y, truncation)` gives the per-layer styles
+    ws (N, num_ws, w_dim), `synthesis(ws)` the images. Truncation, interpolation and style mixing act on w."""
+
+    mapping: nn.Module
+    synthesis: nn.Module
+    num_ws: int
+
+
 class Discriminator(nn.Module):
     """features(x) -> (N, F); forward(x, y) -> (N,) logits: features, then any batch-level layers
     (minibatch discrimination, minibatch stddev), then the (projection) head."""
@@ -55,6 +64,7 @@ class Architecture:
     progressive: bool = False  # grows from 4x4 under the growth schedule (set_phase on G and D)
     resolutions: tuple[int, ...] = IMAGE_RESOLUTIONS
     d_norms: tuple[str, ...] = ("none",)  # the model.d_norm values it takes besides auto
+    style_based: bool = False  # G is a StyleGenerator: styles in w space (style mixing, path length, w truncation)
 
 
 ARCHITECTURES: Registry[Architecture] = Registry("architecture", key="model.arch")

@@ -1,6 +1,7 @@
-"""The layers of StyleGAN2 (Karras et al. 2020, "Analyzing and improving the image quality of StyleGAN"), in
-plain torch with no custom CUDA or C++ operations: FIR resampling, the mapping network with its learning-rate
-multiplier and tracked average w, modulated convolutions with weight demodulation, and noise inputs.
+"""The layers of StyleGAN (Karras et al. 2019) and StyleGAN2 (Karras et al. 2020, "Analyzing and improving the
+image quality of StyleGAN"), in plain torch with no custom CUDA or C++ operations: FIR resampling, the mapping
+network with its learning-rate multiplier and tracked average w, modulated convolutions with weight
+demodulation (StyleGAN2), adaptive instance normalization (StyleGAN), and noise inputs.
 
 Every weight is stored at unit variance and scaled at run time (equalized learning rate, as in PGGAN).
 """
@@ -67,21 +68,24 @@ def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 
 class MappingNetwork(nn.Module):
     """z (and a class embedding for conditional models) -> w through `layers` fully connected layers
-    with leaky ReLU. `w_avg` tracks the average w during training (beta 0.995), for truncation:
-    w' = w_avg + psi (w - w_avg)."""
+    with leaky ReLU, broadcast to the `num_ws` styles of the synthesis network: (N, num_ws, w_dim).
+    `w_avg` tracks the average w in training (beta 0.995), for truncation: w' = w_avg + psi (w - w_avg)."""
 
     w_avg: torch.Tensor
 
-    def __init__(self, z_dim: int, w_dim: int, layers: int = 8, num_classes: int = 0, lr_multiplier: float = 0.01,
-                 w_avg_beta: float = 0.995):
+    def __init__(self, z_dim: int, w_dim: int, num_ws: int, layers: int = 8, num_classes: int = 0,
+                 lr_multiplier: float = 0.01, w_avg_beta: float = 0.995):
         super().__init__()
         self.embed = ScaledLinear(num_classes, w_dim) if num_classes else None
         features = [z_dim + (w_dim if num_classes else 0)] + [w_dim] * layers
         self.layers = nn.ModuleList(ScaledLinear(a, b, lr_multiplier) for a, b in itertools.pairwise(features))
-        self.num_classes, self.w_avg_beta = num_classes, w_avg_beta
+        self.num_classes, self.num_ws, self.w_avg_beta = num_classes, num_ws, w_avg_beta
         self.register_buffer("w_avg", torch.zeros(w_dim))
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0,
+                update_average: bool = True) -> torch.Tensor:
+        """The styles of latents `z`; `update_average=False` leaves w_avg alone (the second latent of style
+        mixing, which is not a sample of its own)."""
         x = normalize_2nd_moment(z)
         if self.embed is not None:
             if labels is None:
@@ -90,17 +94,22 @@ class MappingNetwork(nn.Module):
             x = torch.cat([x, normalize_2nd_moment(self.embed(one_hot))], dim=1)
         for layer in self.layers:
             x = F.leaky_relu(layer(x), 0.2) * GAIN
-        if self.training:
+        if self.training and update_average:
             with torch.no_grad():
-                self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
-        return x if truncation == 1.0 else self.w_avg.lerp(x, truncation)
+                self.w_avg.copy_(x.detach().float().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+        if truncation != 1.0:
+            x = self.w_avg.to(x.dtype).lerp(x, truncation)
+        return x[:, None].expand(-1, self.num_ws, -1)
 
 
 class ModulatedConv2d(nn.Module):
     """A convolution whose input channels are scaled per sample by a style s = A(w) (bias 1 at the start),
     and, with `demodulate`, whose output channels are rescaled to unit expected variance:
-    w'_ijk = s_i w_ijk / sqrt(sum_ik (s_i w_ijk)^2 + eps). Run as one grouped convolution over the batch.
-    `up` doubles the resolution first (FIR upsampling)."""
+    w'_ijk = s_i w_ijk / sqrt(sum_ik (s_i w_ijk)^2 + eps). `up` doubles the resolution first (FIR upsampling).
+
+    Two equal ways to run it, chosen as the official code chooses: in eval mode one grouped convolution
+    with every sample's own weights; in training the shared weights on inputs scaled by the styles, the
+    outputs then scaled by the demodulation factors (a plain batched convolution, lighter to differentiate)."""
 
     kernel: torch.Tensor
 
@@ -124,21 +133,54 @@ class ModulatedConv2d(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         if self.up:
             x = upsample2d(x, self.kernel)
+        if self.training:
+            return self._separate(x, w)
         weight = self.modulated_weights(w)
         n, out_channels = weight.shape[:2]
         out = F.conv2d(x.reshape(1, -1, *x.shape[2:]), weight.reshape(-1, *weight.shape[2:]).to(x.dtype),
                        padding=self.padding, groups=n)
         return out.reshape(n, out_channels, *out.shape[2:])
 
+    def _separate(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        styles = self.affine(w)
+        weight = self.weight * self.weight_gain
+        out = F.conv2d(x * styles[:, :, None, None].to(x.dtype), weight.to(x.dtype), padding=self.padding)
+        if not self.demodulate:
+            return out
+        # sum_ik (s_i w_oik)^2 = sum_i s_i^2 sum_k w_oik^2, for every sample and output channel at once
+        factors = (styles.float().square() @ weight.float().square().sum(dim=(2, 3)).t() + 1e-8).rsqrt()
+        return out * factors[:, :, None, None].to(out.dtype)
+
 
 class NoiseInput(nn.Module):
-    """Per-pixel Gaussian noise, the same over channels, with a learned strength (0 at the start)."""
+    """Per-pixel Gaussian noise, the same over channels, with a learned strength (0 at the start). In training
+    the noise is drawn afresh; in eval mode it is the layer's fixed draw (`noise_const`, saved with the
+    weights), so that a latent always gives the same image (the official code's noise_mode='const')."""
 
-    def __init__(self) -> None:
+    noise_const: torch.Tensor
+
+    def __init__(self, resolution: int) -> None:
         super().__init__()
         self.strength = nn.Parameter(torch.zeros(()))
+        self.register_buffer("noise_const", torch.randn(1, 1, resolution, resolution))
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         if noise is None:
-            noise = torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)
+            noise = (torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype) if self.training
+                     else self.noise_const.to(x.dtype))
         return x + noise * self.strength
+
+
+class AdaptiveInstanceNorm(nn.Module):
+    """StyleGAN (2019)'s AdaIN: each feature map normalized to zero mean and unit variance per sample, then
+    scaled and shifted by the style A(w): y_s * (x - mu(x)) / sigma(x) + y_b, the scale starting at 1."""
+
+    def __init__(self, channels: int, w_dim: int):
+        super().__init__()
+        self.affine = ScaledLinear(w_dim, 2 * channels)
+        self.channels = channels
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        style = self.affine(w).to(x.dtype)
+        scale, shift = 1 + style[:, :self.channels, None, None], style[:, self.channels:, None, None]
+        return scale * F.instance_norm(x, eps=1e-8) + shift

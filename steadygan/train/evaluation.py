@@ -1,6 +1,7 @@
 """Evaluation during training: the EMA generator scored every `train.eval_every` steps with the
-`train.eval_*` protocol, the protocol of the latest scores in evaluation.json, and the best score so far
-(lowest FID, else KID) tracked, so that the trainer keeps that checkpoint as best.safetensors."""
+`train.eval_*` protocol (against the training data, or the `train.eval_real` images), the protocol of
+the latest scores in evaluation.json, and the best score so far (lowest FID, else KID) tracked, so that
+the trainer keeps that checkpoint as best.safetensors."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import torch
 
 from ..config import TrainConfig
-from ..metrics.evaluate import Evaluator, best_score_key, is_better
+from ..metrics.evaluate import Evaluator, best_score_key, image_data, is_better
 from ..models import Generator
 from ..storage.atomic import write_atomic
 
@@ -25,7 +26,10 @@ class Scores:
 
 class PeriodicEvaluation:
     def __init__(self, cfg: TrainConfig, dataset: Any, source: str, device: torch.device, out_dir: Path):
-        # Built before the first step, so that a missing extractor fails before any training time is spent.
+        # Built before the first step, so that a missing extractor or reference fails before any training time.
+        if cfg.eval_real:
+            source = cfg.eval_real
+            dataset = image_data(source, dataset.shape()[-1], dataset.shape()[0], progress=False)
         self.evaluator = Evaluator(cfg.eval_metrics, dataset, source, extractor=cfg.eval_extractor, n=cfg.eval_n,
                                    device=device, progress=False)
         self.seed, self.out_dir = cfg.seed, out_dir

@@ -18,7 +18,7 @@ from ..data import BatchStream, build_dataset
 from ..data.stream import default_workers
 from ..devices import resolve_device
 from ..errors import CheckpointError, RunFolderError, SteadyganError, first_line
-from ..growth import schedule_class
+from ..growth import images_shown, schedule_class
 from ..losses import build_loss
 from ..models import build_models, check_config_networks
 from ..objectives import G_OBJECTIVES
@@ -95,7 +95,8 @@ class TrainingRun:
         for network in (G, D):  # Module.to takes memory_format; torch's type stubs leave it out
             network.to(self.device, memory_format=self.memory_format)  # type: ignore[call-overload]
         self.precision = Precision(train.precision, self.device)
-        self.ema = EMA(G, train.ema_decay, train.ema_start)
+        self.ema = EMA(G, train.ema_decay, train.ema_start, train.ema_kimg, train.ema_rampup,
+                       lambda step: images_shown(config, step) // config.optim.n_dis)  # G's images
         optim, optimizer = config.optim, OPTIMIZERS.get(config.optim.optimizer)
         self.opt_G = optimizer.build(G.parameters(), optim.g_lr, optim.g_betas)
         self.opt_D = optimizer.build(D.parameters(), optim.d_lr, optim.d_betas)
@@ -110,7 +111,8 @@ class TrainingRun:
         augment = [unit for make in (DiffAugment, AdaptiveAugment) if (unit := make.from_config(config)) is not None]
         self.techniques = Techniques(build_loss(config.loss), objective,
                                      [*build_regularizers(config), *augment, self.schedule, self.ema])
-        self.compiled = compile_networks(G, D, self.techniques.needs_second_derivative) if train.compile else []
+        self.compiled = (compile_networks(G, D, self.techniques.needs_second_derivative,
+                                          self.techniques.needs_g_second_derivative) if train.compile else [])
         self.batches = Batches(self.stream, z_dim=G.z_dim, num_classes=self.num_classes, seed=train.seed,
                                ranks=self.ranks, device=self.device, memory_format=self.memory_format,
                                fade=self.schedule.real)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..config import OptimConfig
-from ..models import Discriminator, Generator
+from ..models import Discriminator, Generator, StyleGenerator
 from ..optimizers import LR_SCHEDULES
 from ..speed import Precision
 from ..technique import DiscriminatorBatch, GeneratorBatch, Phase, Technique, Techniques
@@ -54,6 +54,22 @@ class AdversarialStep:
             for group in optimizer.param_groups:
                 group["lr"] = base * scale
 
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """G's training images: through the styles of the STYLES units when there are any."""
+        if self.techniques.at(Phase.STYLES) and isinstance(self.G, StyleGenerator):  # their checks ensure one
+            return self.G.synthesis(self.styles(z, labels))
+        return self.G(z, labels)
+
+    def styles(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """The styles of a style-based G's training batch, as each STYLES unit changes them."""
+        G = self.G
+        if not isinstance(G, StyleGenerator):
+            raise TypeError(f"{type(G).__name__} has no styles; style techniques need a style-based architecture")
+        ws = G.mapping(z, labels)
+        for technique in self.techniques.at(Phase.STYLES):
+            ws = technique.styles(ws, lambda: G.mapping(torch.randn_like(z), labels, update_average=False))
+        return ws
+
     def augment(self, x: torch.Tensor) -> torch.Tensor:
         for technique in self.techniques.at(Phase.D_INPUT):
             x = technique.augment(x)
@@ -65,12 +81,12 @@ class AdversarialStep:
 
     def discriminator_step(self, update: int) -> None:
         """D update number `update` + 1 of the run."""
-        G, D, loss = self.G, self.D, self.techniques.loss
+        D, loss = self.D, self.techniques.loss
         real, real_labels = self.batches.real()
         z, fake_labels = self.batches.latents(self.batches.stream.batch_size)
         with self.precision.autocast():
             with torch.no_grad():
-                fake = G(z, fake_labels)
+                fake = self.generate(z, fake_labels)
             real, fake = self.augment(real), self.augment(fake)
             # Losses are reduced in float32 whatever precision the networks run at.
             real_out, fake_out = D(real, real_labels).float(), D(fake, fake_labels).float()
@@ -96,9 +112,10 @@ class AdversarialStep:
         G, D = self.G, self.D
         z, labels = self.batches.latents(self.batches.stream.batch_size)
         with self.precision.autocast():
-            fake = self.augment(G(z, labels))
+            fake = self.augment(self.generate(z, labels))
             D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
-            batch = GeneratorBatch(G, D, fake, labels, self.techniques.loss, self.augmented_real, self.opt_D, step)
+            batch = GeneratorBatch(G, D, fake, labels, self.techniques.loss, self.augmented_real, self.opt_D, step,
+                                   z, self.styles if isinstance(G, StyleGenerator) else None)
             terms = {t.name: lazy(t, t.g_term(batch)) for t in self.techniques.at(Phase.G_STEP) if t.due(step)}
             total = self.techniques.objective.g_term(batch) + sum(terms.values())
         self.opt_G.zero_grad(set_to_none=True)
