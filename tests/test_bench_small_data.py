@@ -4,12 +4,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import small_data
 
 
+@pytest.mark.slow
 def test_quick_run_scores_every_variant_and_reports_p_and_the_doctor(tmp_path):
     faces = tmp_path / "faces"
     faces.mkdir()
