@@ -44,10 +44,18 @@ VARIANTS = {
 
 def subset(source: Path, count: int, folder: Path, seed: int = 0, offset: int = 0) -> Path:
     """Images `offset` to `offset + count` of a zip or folder in an order drawn with `seed`, copied (bytes as
-    they are) into `folder`: sets of different offsets share no image."""
-    def pick(names: list[str]) -> list[str]:
-        return [names[i] for i in np.random.default_rng(seed).permutation(len(names))[offset:offset + count]]
+    they are) into `folder`, unless it holds them already: sets of different offsets share no image."""
+    if folder.is_dir() and len(list(folder.iterdir())) == count:
+        return folder
 
+    def pick(names: list[str]) -> list[str]:
+        chosen = [names[i] for i in np.random.default_rng(seed).permutation(len(names))[offset:offset + count]]
+        if len(chosen) < count:
+            raise SystemExit(f"{source} has {len(names)} images, fewer than the {offset + count} needed")
+        return chosen
+
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
     if zipfile.is_zipfile(source):
         with zipfile.ZipFile(source) as archive:
             chosen = pick(sorted(n for n in archive.namelist() if n.lower().endswith(IMAGE_SUFFIXES)))
@@ -56,10 +64,9 @@ def subset(source: Path, count: int, folder: Path, seed: int = 0, offset: int = 
         chosen = pick(sorted(str(p.relative_to(source)) for p in source.rglob("*")
                              if p.suffix.lower() in IMAGE_SUFFIXES))
         payloads = {name: (source / name).read_bytes() for name in chosen}
-    if len(chosen) < count:
-        raise SystemExit(f"{source} has {len(chosen)} images, fewer than the {count} asked for")
-    if folder.is_dir() and len(list(folder.iterdir())) == count:
-        return folder
+    for i, name in enumerate(chosen):
+        (folder / f"{i:05d}{Path(name).suffix.lower()}").write_bytes(payloads[name])
+    return folder
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     for i, name in enumerate(chosen):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,8 +174,7 @@ def interpolate(checkpoint: str | Path, *, out: str | Path = "interpolation", ro
     rng = torch.Generator().manual_seed(seed)
     G = loaded.generator
     labels = loaded.labels(rows, loaded.class_index(class_label), rng)
-    in_w = isinstance(G, StyleGenerator)
-    mode = mode or ("linear" if in_w else "slerp")
+    mode = mode or ("linear" if isinstance(G, StyleGenerator) else "slerp")
 
     def key_points(count: int, row: int) -> torch.Tensor:  # (count, z_dim), or (count, w_dim) in w space
         z = latents_for(G, count, rng, truncation)
@@ -200,9 +198,7 @@ def interpolate(checkpoint: str | Path, *, out: str | Path = "interpolation", ro
     return grid_path, gif_path
 
 
-def coarse_styles(resolution: int) -> int:
-    """The styles of the 4x4 and 8x8 layers, StyleGAN's 'coarse' styles (pose, face shape)."""
-    return min(4, 2 * (int(math.log2(resolution)) - 1) - 1)
+COARSE_STYLES = 4  # the styles of the 4x4 and 8x8 layers, StyleGAN's 'coarse' styles (pose, face shape)
 
 
 def style_mix(checkpoint: str | Path, *, out: str | Path = "mix.png", rows: int = 4, cols: int = 4,
@@ -215,7 +211,7 @@ def style_mix(checkpoint: str | Path, *, out: str | Path = "mix.png", rows: int 
     target = check_output_file(out, ".png", writer)
     loaded = load_generator(checkpoint, ema=ema)
     G = loaded.style_generator("steadygan mix")
-    crossover = coarse_styles(loaded.config.data.resolution) if crossover is None else crossover
+    crossover = min(COARSE_STYLES, G.num_ws - 1) if crossover is None else crossover
     if not 1 <= crossover < G.num_ws:
         raise OutputError(f"--crossover must be from 1 to {G.num_ws - 1} (this G has {G.num_ws} styles), "
                           f"got {crossover}")

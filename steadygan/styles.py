@@ -20,10 +20,9 @@ from .technique import GeneratorBatch, Phase
 
 def check_style_based(config: Config, key: str) -> None:
     if not ARCHITECTURES.get(config.model.arch).style_based:
-        styled = ", ".join(n for n in ARCHITECTURES.names() if ARCHITECTURES.get(n).style_based)
+        styled = " or ".join(n for n in ARCHITECTURES.names() if ARCHITECTURES.get(n).style_based)
         raise ConfigError(f"regularize.{key} acts on the styles of a style-based G, and model.arch={config.model.arch} "
-                          f"has none; use model.arch={styled.split(', ')[-1]} (style-based: {styled}) or set "
-                          f"regularize.{key}=0")
+                          f"has none; use model.arch={styled}, or set regularize.{key}=0")
 
 
 @REGULARIZERS.register("style_mixing")

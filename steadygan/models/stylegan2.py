@@ -52,12 +52,6 @@ def block_resolutions(resolution: int) -> list[int]:
     return [4 * 2 ** i for i in range(int(math.log2(resolution)) - 1)]  # 4, 8, ..., resolution
 
 
-def count_styles(resolution: int) -> int:
-    """The ws of a synthesis network: two per resolution (the 4x4 block's convolution and toRGB, then two
-    convolutions and a toRGB per block, each toRGB sharing the next block's first w)."""
-    return 2 * len(block_resolutions(resolution))
-
-
 class ModulatedLayer(nn.Module):
     """StyleGAN2's layer: modulated, demodulated convolution (upsampling first when `up`), noise, bias, leaky ReLU."""
 
@@ -118,12 +112,13 @@ class SynthesisBlock(nn.Module):
         ups = [] if resolution == 4 else [layer(inputs, outputs, w_dim, resolution, up=True)]
         self.layers = nn.ModuleList([*ups, layer(outputs, outputs, w_dim, resolution)])
         self.to_rgb = ToRGB(outputs, channels, w_dim, styled_rgb) if rgb else None
+        self.num_styles = len(self.layers) + 1  # one per layer, one for the toRGB (read even where it has none)
 
     def forward(self, x: torch.Tensor, ws: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`ws`: this block's styles, one per layer and one more for the toRGB."""
         for i, layer in enumerate(self.layers):
             x = layer(x, ws[:, i])
-        return x, None if self.to_rgb is None else self.to_rgb(x, ws[:, len(self.layers)])
+        return x, None if self.to_rgb is None else self.to_rgb(x, ws[:, self.num_styles - 1])
 
 
 class SynthesisNetwork(nn.Module):
@@ -135,19 +130,22 @@ class SynthesisNetwork(nn.Module):
     def __init__(self, w_dim: int, resolution: int, channels: int, widths: Widths, layer: Layer, skip: bool):
         super().__init__()
         sizes = block_resolutions(resolution)
-        self.num_ws, self.skip = count_styles(resolution), skip
+        self.skip = skip
         self.const = nn.Parameter(torch.randn(widths(4), 4, 4))
-        self.blocks = nn.ModuleList(
-            SynthesisBlock(widths(max(size // 2, 4)), widths(size), channels, w_dim, size, layer,
-                           rgb=skip or size == resolution, styled_rgb=skip)
-            for size in sizes)
+        blocks = [SynthesisBlock(widths(max(size // 2, 4)), widths(size), channels, w_dim, size, layer,
+                                 rgb=skip or size == resolution, styled_rgb=skip) for size in sizes]
+        self.blocks = nn.ModuleList(blocks)
+        # Each block's slice of ws: a block starts at the w of the previous block's toRGB.
+        counts = [block.num_styles for block in blocks]
+        starts = [sum(counts[:b]) - b for b in range(len(counts))]
+        self.style_slices = [slice(start, start + n) for start, n in zip(starts, counts, strict=True)]
+        self.num_ws = self.style_slices[-1].stop  # 2 per resolution: 2 log2(resolution) - 2
         self.register_buffer("kernel", fir_filter())
 
     def forward(self, ws: torch.Tensor) -> torch.Tensor:
         x, image = self.const.expand(len(ws), *self.const.shape), None
-        for b, block in enumerate(self.blocks):
-            start = max(2 * b - 1, 0)  # the 4x4 block has one convolution, the others two
-            x, rgb = block(x, ws[:, start:start + (2 if b == 0 else 3)])
+        for block, styles in zip(self.blocks, self.style_slices, strict=True):
+            x, rgb = block(x, ws[:, styles])
             if rgb is not None:
                 image = rgb if image is None else upsample2d(image, self.kernel) + rgb
         assert image is not None  # the last block always has a toRGB

@@ -53,7 +53,8 @@ class EMA(Technique, Generic[Network]):
             return 0.0
         if not self.half_life_kimg or self.images is None:
             return self.decay
-        seen, batch = self.images(step), self.images(step) - self.images(step - 1)
+        seen = self.images(step)
+        batch = seen - self.images(step - 1)
         half_life = self.half_life_kimg * 1000
         if self.rampup:
             half_life = min(half_life, seen * self.rampup)
