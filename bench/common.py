@@ -3,10 +3,12 @@ data folder and the CIFAR-10 feature extractor."""
 
 from __future__ import annotations
 
+import argparse
 import math
 import multiprocessing
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -46,3 +48,47 @@ def cifar_classifier(cache: Path) -> str:
                                           labels="folders", epochs=4)
         print(f"held-out accuracy {report['held_out_accuracy']:.3f}", flush=True)
     return f"classifier:{path}"
+
+
+def compare_parser(description: str, *, name: str, data: Path, budget: str) -> argparse.ArgumentParser:
+    """The options of every comparison benchmark: --data, --budget, --eval-n, --extractor, --out (runs/NAME),
+    --results (bench/results/NAME.md) and --device."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(data))
+    parser.add_argument("--budget", default=budget)
+    parser.add_argument("--eval-n", type=int, default=2000)
+    parser.add_argument("--extractor", help="default: the CIFAR-10 classifier, trained once if not cached")
+    parser.add_argument("--out", default=f"runs/{name}")
+    parser.add_argument("--results", default=str(Path(__file__).resolve().parent / "results" / f"{name}.md"))
+    parser.add_argument("--device", default="auto")
+    return parser
+
+
+def compare_and_report(data: str, recipes: str, *, budget: str, out: str, resolution: int, overrides: list[str],
+                       eval_n: int, extractor: str, device: str, results: str, command: str,
+                       reference: str = "", extra: str = "") -> int:
+    """Runs `steadygan compare` and writes its table, `extra`, the wall time and `reference` to `results`; 0
+    when every variant finished, 2 when the data are missing."""
+    import platform
+
+    import torch
+
+    from steadygan.compare import compare
+
+    if not Path(data).exists():
+        print(f"{data} is missing; give --data a folder or zip of images", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    result = compare(data, recipes, budget=budget, out=out, resolution=resolution, overrides=overrides,
+                     eval_n=eval_n, extractor=extractor, device=device)
+    minutes = (time.perf_counter() - start) / 60
+    trained = sum(float(line.split("|")[4]) for line in result.markdown.read_text().splitlines()
+                  if line.startswith("| ") and not line.startswith("| variant"))
+    machine = torch.cuda.get_device_name() if torch.cuda.is_available() and device != "cpu" else (
+        f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)")
+    footer = (f"\nCommand: `{command}` on {machine}; this invocation {minutes:.1f} min, the variants' training "
+              f"(evaluations included) {trained:.1f} min in all. Report: {result.html}.\n{reference}")
+    Path(results).parent.mkdir(parents=True, exist_ok=True)
+    Path(results).write_text(result.markdown.read_text() + extra + footer)
+    print(result.markdown.read_text() + extra + footer)
+    return 0 if result.completed else 1

@@ -9,6 +9,8 @@ from .config import describe_key
 from .growth import FixedResolution, ProgressiveGrowth
 from .losses import LOSSES
 from .objectives import G_OBJECTIVES
+from .packing import Packing
+from .ramps import CosineRamps
 from .registry import SELECTIONS
 from .regularizers import REGULARIZERS
 from .technique import Technique
@@ -27,6 +29,8 @@ def technique_groups() -> list[tuple[str, str, list[type[Technique]]]]:
          "", [DiffAugment]),
         ("regularize.ada=adaptive or fixed: " + ", ".join(n for n, _ in (*GEOMETRIC.items(), *COLOR.items())),
          "", [AdaptiveAugment]),
+        ("optim.ramp_kimg above 0 switches on", "", [CosineRamps]),
+        ("model.packing above 1 switches on", "", [Packing]),
         ("model.arch decides the resolution schedule", "", [FixedResolution, ProgressiveGrowth]),
         ("always on", "", [EMA, Monitors]),
     ]

@@ -93,7 +93,7 @@ class ModelConfig:
     z_dim: int = count(100, high=16384)  # dimensions of G's latent vector z ~ N(0, I)
     g_width: int = count(64, high=16384)  # channel width (hidden units for mlp; the widest layers for pggan) of G
     d_width: int = count(64, high=16384)  # channel width of D
-    hidden_layers: int = count(2, high=64)  # mlp only
+    hidden_layers: int = count(2, high=64)  # mlp: hidden layers; r3gan: residual blocks per stage (CIFAR-10: 2)
     activation: str = "relu"  # mlp only: relu | leaky_relu | tanh (VEEGAN's 2-D nets)
     g_batchnorm: bool = False  # mlp only: batch norm before each hidden activation of G (PacGAN's 2-D G)
     conditional: bool = False  # class-conditional G (conditional BN) and projection D
@@ -116,6 +116,20 @@ class ModelConfig:
     # stylegan/stylegan2: channels at resolution r are min(width, channel_base / r); 0 is 64 x the width (the
     # full width up to 64x64, the official configs at 512 px and above; their 'auto' below 512 px halves it)
     channel_base: int = count(0, low=0, high=2**24)
+    # resolutions at which G and D have a SAGAN self-attention block (Zhang et al. 2019: 32); sngan_resnet and
+    # biggan; [] for none
+    attention: tuple[int, ...] = setting((), Bounds(4, 1024, power_of_two=True))
+    # biggan: dimensions of the shared class embedding that feeds every conditional batch norm of G
+    shared_dim: int = count(128, high=4096)
+    # biggan: split z into one chunk for the input layer and one per G block, each joined to the class
+    # embedding (Brock et al.'s hierarchical latent)
+    hierarchical_z: bool = True
+    # r3gan: groups of each grouped 3x3 convolution (the ResNeXt cardinality) are channels / this many
+    group_width: int = count(16, high=4096)
+    # PacGAN (Lin et al. 2018): D judges packs of this many samples, joined on the channel (or feature) axis
+    packing: int = count(1, high=64)
+    # stride of D's first convolution (sngan_cnn, sngan_resnet, dcgan): 2 halves D's cost at 64 px and up
+    d_stem_stride: int = count(1, high=2)
 
 
 @dataclass
@@ -139,6 +153,12 @@ class OptimConfig:
     optimizer: str = "adam"  # adam | rmsprop (WGAN's; betas are ignored)
     lr_decay: str = "none"  # none | linear (to zero at the last step)
     lr_decay_start: float = setting(0.0, FRACTION)  # fraction of train.steps at the full rate before the decay
+    # R3GAN's cosine ramps (Huang et al. 2024) over this many thousand G images (0: off); the rates, Adam's
+    # beta2 and the R1/R2 gammas go from their configured values to the ramp_* ones, then stay there
+    ramp_kimg: float = setting(0.0, NON_NEGATIVE)
+    ramp_lr_share: float = setting(0.25, Bounds(0, 1, low_open=True))  # the rates at the end, as a share (R3GAN: 0.25)
+    ramp_beta2: float = setting(0.99, FRACTION)  # Adam's beta2 at the end of the ramp (R3GAN: 0.9 -> 0.99)
+    ramp_gamma_share: float = setting(0.1, Bounds(0, 1, low_open=True))  # R1/R2 gammas at the end, as a share (0.1)
 
 
 @dataclass
@@ -151,6 +171,15 @@ class RegularizeConfig:
     r1_interval: int = count(1, high=10_000)  # D steps between R1/R2 terms, each weighted by it (StyleGAN2: 16)
     lecam: float = setting(0.0, NON_NEGATIVE)  # lambda of LeCam's regularization (Tseng et al. 2021: 0.3 for CIFAR)
     lecam_decay: float = setting(0.99, FRACTION)  # decay of LeCam's moving averages of D's outputs
+    # D updates during which LeCam's averages follow the latest batch (decay 0), as in the reference code (1000)
+    lecam_start: int = count(1000, low=0)
+    # consistency regularization (Zhang et al. 2020): lambda of |D(x) - D(T(x))|^2 on reals, T a random flip and
+    # translation (CR: 10)
+    cr: float = setting(0.0, NON_NEGATIVE)
+    cr_fake: float = setting(0.0, NON_NEGATIVE)  # the same on fakes: balanced CR with cr (Zhao et al. 2021: 10 and 10)
+    zcr_dis: float = setting(0.0, NON_NEGATIVE)  # latent CR: lambda of |D(G(z)) - D(G(z + dz))|^2 in D's loss (20)
+    zcr_gen: float = setting(0.0, NON_NEGATIVE)  # latent CR: lambda of -|G(z) - G(z + dz)|^2 in G's loss (0.5)
+    zcr_noise: float = setting(0.05, POSITIVE)  # latent CR: the standard deviation of dz
     ortho_g: float = setting(0.0, NON_NEGATIVE)  # beta of BigGAN's orthogonal regularization on G (1e-4)
     ortho_d: float = setting(0.0, NON_NEGATIVE)  # beta of BigGAN's orthogonal regularization on D
     weight_clip: float = setting(0.0, NON_NEGATIVE)  # c of WGAN's weight clipping of D (0.01)
@@ -278,7 +307,14 @@ def describe_key(key: str) -> str:
     return f"{key} = {getattr(values, name)!r} ({kind}{accepted}): {_comments().get(key, '')}".rstrip(": ")
 
 
+def _is_list(expected: Any) -> bool:
+    """Whether a type is a list of any length (tuple[int, ...]) rather than a fixed-size tuple."""
+    return getattr(expected, "__origin__", None) is tuple and expected.__args__[-1] is Ellipsis
+
+
 def _describe_type(expected: Any) -> str:
+    if _is_list(expected):
+        return "a number or a list of numbers such as [16, 32]"
     if getattr(expected, "__origin__", None) is tuple:
         return f"a list of {len(expected.__args__)} numbers such as [0.5, 0.999]"
     if getattr(expected, "__origin__", None) is dict:
@@ -325,6 +361,9 @@ def _coerce(value: Any, expected: Any, key: str) -> Any:
             typed = _from_text(k, key_type, key) if isinstance(k, str) else k
             coerced[_coerce(typed, key_type, key)] = _coerce(v, value_type, key)
         return coerced
+    if _is_list(expected):
+        items = value if isinstance(value, (list, tuple)) else [value]  # one number is a list of one
+        return tuple(_coerce(v, expected.__args__[0], key) for v in items)
     if getattr(expected, "__origin__", None) is tuple:
         parts = expected.__args__
         if not isinstance(value, (list, tuple)) or len(value) != len(parts):
@@ -358,10 +397,12 @@ def _from_text(text: str, expected: Any, key: str) -> Any:
     inner = plain[1:-1] if plain[:1] + plain[-1:] in ("[]", "()", "{}") else plain
     items = [item for item in inner.split(",") if item.strip()]
     try:
-        if origin is tuple:
+        if _is_list(expected):
+            value: Any = [_scalar_from_text(item, expected.__args__[0]) for item in items]
+        elif origin is tuple:
             if len(items) != len(expected.__args__):
                 raise ValueError(text)
-            value: Any = [_scalar_from_text(item, t) for item, t in zip(items, expected.__args__, strict=True)]
+            value = [_scalar_from_text(item, t) for item, t in zip(items, expected.__args__, strict=True)]
         elif origin is dict:
             pairs = [item.split(":") for item in items]
             if any(len(pair) != 2 for pair in pairs):

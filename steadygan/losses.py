@@ -37,6 +37,7 @@ class AdversarialLoss(Technique):
     label_targets = False  # whether D's targets are labels that loss.label_smoothing can soften
     boundary: float | None = 0.0  # D's output between "real" and "fake"; None: midway between the batch means
     vanishing_gradient_remedy: ClassVar[str] = "hinge"  # the loss the doctor suggests when G's gradients vanish
+    relativistic: ClassVar[bool] = False  # G's loss compares D's outputs on fakes with those on a batch of reals
 
     def __init__(self, cfg: LossConfig | None = None):
         self.cfg = cfg or LossConfig()
@@ -63,7 +64,8 @@ class AdversarialLoss(Technique):
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
+    def g_loss(self, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
+        """G's loss on D's outputs for the fakes (and, for a relativistic loss, for reals)."""
         raise NotImplementedError
 
     def d_term(self, batch: DiscriminatorBatch) -> torch.Tensor:
@@ -86,7 +88,7 @@ class _BinaryCrossEntropyD(AdversarialLoss):
 class NonSaturatingLoss(_BinaryCrossEntropyD):
     """Goodfellow et al. 2014, the practical form: G maximises log D(G(z))."""
 
-    def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
+    def g_loss(self, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
         return F.softplus(-fake).mean()
 
 
@@ -99,7 +101,7 @@ class MinimaxLoss(_BinaryCrossEntropyD):
 
     vanishing_gradient_remedy: ClassVar[str] = "ns"
 
-    def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
+    def g_loss(self, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
         return -F.softplus(fake).mean()
 
 
@@ -110,7 +112,7 @@ class HingeLoss(AdversarialLoss):
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
 
-    def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
+    def g_loss(self, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
         return -fake.mean()
 
 
@@ -126,7 +128,7 @@ class WassersteinLoss(AdversarialLoss):
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return fake.mean() - real.mean()
 
-    def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
+    def g_loss(self, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
         return -fake.mean()
 
 
@@ -141,7 +143,7 @@ class LeastSquaresLoss(AdversarialLoss):
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return 0.5 * (real - self.b).pow(2).mean() + 0.5 * (fake - self.a).pow(2).mean()
 
-    def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
+    def g_loss(self, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
         return 0.5 * (fake - self.c).pow(2).mean()
 
 
@@ -151,6 +153,48 @@ class PearsonLeastSquaresLoss(LeastSquaresLoss):
 
     a, b, c = -1.0, 1.0, 0.0
     boundary = 0.0
+
+
+class _RelativisticLoss(AdversarialLoss):
+    """D judges whether a real sample looks more real than a fake one; G's loss is the mirror image, so that
+    it also pushes D's outputs on reals down (Jolicoeur-Martineau 2019)."""
+
+    relativistic: ClassVar[bool] = True
+    boundary = None  # only differences of D's outputs matter
+
+    def relative(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        """softplus(-(first - second)): the cross-entropy of "first is more real than second"."""
+        raise NotImplementedError
+
+    def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        return self.relative(real, fake)
+
+    def g_loss(self, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
+        if real is None:
+            raise ValueError(f"loss.name={self.name} compares fakes with reals; G's loss needs D's outputs on reals")
+        return self.relative(fake, real)
+
+
+@LOSSES.register("ragan")
+class RelativisticAverageLoss(_RelativisticLoss):
+    """Relativistic average GAN (RaSGAN, Jolicoeur-Martineau 2019): each sample against the mean of the other
+    side, softplus(-(D(x_r) - mean D(x_f))) + softplus(D(x_f) - mean D(x_r)) for D; G swaps reals and fakes."""
+
+    def relative(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        return F.softplus(-(first - second.mean())).mean() + F.softplus(second - first.mean()).mean()
+
+
+@LOSSES.register("rpgan")
+class RelativisticPairingLoss(_RelativisticLoss):
+    """Relativistic pairing GAN (RpGAN; R3GAN, Huang et al. 2024): real and fake paired one to one,
+    softplus(-(D(x_r) - D(x_f))) for D and softplus(-(D(x_f) - D(x_r))) for G. With R1 and R2 it has local
+    convergence guarantees (R3GAN's regularized relativistic loss)."""
+
+    def relative(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        if first.shape != second.shape:
+            raise ValueError(f"relativistic pairing pairs reals and fakes one to one; got {len(first)} and "
+                             f"{len(second)} outputs")
+        return F.softplus(-(first - second)).mean()
 
 
 @LOSSES.register("began")
@@ -177,7 +221,7 @@ class BEGANLoss(AdversarialLoss):
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return real.mean() - self.k * fake.mean()
 
-    def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
+    def g_loss(self, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
         return fake.mean()
 
     @torch.no_grad()

@@ -61,7 +61,11 @@ class Adversarial(Objective):
             unrolled = [(real, real_labels, batch.fake, batch.labels)] * self.unrolled_steps
             critic = lookahead_critic(batch.D, batch.loss, self.lookahead(batch.d_optimizer, _parameters(batch.D)),
                                       unrolled)
-        return batch.loss.g_loss(critic(batch.fake, batch.labels).float())
+        real_out = None
+        if batch.loss.relativistic:
+            real, real_labels = batch.real_batch()
+            real_out = critic(real, real_labels).float()
+        return batch.loss.g_loss(critic(batch.fake, batch.labels).float(), real_out)
 
 
 @G_OBJECTIVES.register("feature_matching")
@@ -78,9 +82,10 @@ class FeatureMatching(Objective):
 
     def g_term(self, batch: GeneratorBatch) -> torch.Tensor:
         real, _ = batch.real_batch()
+        D = batch.D
         with torch.no_grad():
-            target = batch.D.features(real).float().mean(dim=0)
-        return (batch.D.features(batch.fake).float().mean(dim=0) - target).pow(2).sum()
+            target = D.features(D.packed(real)).float().mean(dim=0)
+        return (D.features(D.packed(batch.fake)).float().mean(dim=0) - target).pow(2).sum()
 
 
 def _parameters(D: torch.nn.Module) -> list[torch.Tensor]:

@@ -143,13 +143,14 @@ def linear_maps(network: nn.Module) -> list[torch.Tensor]:
 
 
 def orthogonality(network: nn.Module) -> torch.Tensor:
-    """BigGAN's (Brock et al. 2019) sum |W W^T * (1 - I)|_F^2 over layers, with each filter a row of W: it
-    pushes filters towards orthogonality without constraining their norms."""
+    """BigGAN's (Brock et al. 2019) sum 1/2 |W W^T * (1 - I)|_F^2 over layers, with each filter a row of W: it
+    pushes filters towards orthogonality without constraining their norms. The 1/2 makes its gradient
+    2 (W W^T * (1 - I)) W, the update BigGAN-PyTorch adds to each weight's gradient."""
     total = torch.zeros((), device=next(network.parameters()).device)
     for weight in linear_maps(network):
         rows = weight.flatten(1)
         gram = rows @ rows.t()
-        total = total + (gram * (1 - torch.eye(len(gram), device=gram.device))).pow(2).sum()
+        total = total + 0.5 * (gram * (1 - torch.eye(len(gram), device=gram.device))).pow(2).sum()
     return total
 
 
@@ -187,22 +188,23 @@ class LeCamRegularization(Regularizer):
     a_real and a_fake are moving averages of D's mean outputs on reals and fakes. It keeps D's outputs
     on reals from running far above those on fakes, which matters most with little data.
 
-    The averages follow the reference code (decay 0.99, starting from the first batch's means) but are
-    updated after each D step from the outputs of the whole global batch, so that every process keeps
-    the same state; they are saved in checkpoints."""
+    The averages follow the reference code: for the first `start` D updates each is the latest batch's
+    mean (decay 0), then a moving average with `decay`. They are updated after each D step from the
+    outputs of the whole global batch, so that every process keeps the same state, and are saved in
+    checkpoints."""
 
-    keys = ("regularize.lecam", "regularize.lecam_decay")
+    keys = ("regularize.lecam", "regularize.lecam_decay", "regularize.lecam_start")
     phases = (Phase.D_STEP, Phase.AFTER_D_STEP)
 
-    def __init__(self, weight: float, decay: float = 0.99):
-        self.weight, self.decay = weight, decay
+    def __init__(self, weight: float, decay: float = 0.99, start: int = 0):
+        self.weight, self.decay, self.start = weight, decay, start
         self.real_average: float | None = None
         self.fake_average: float | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> Regularizer | None:
         reg = config.regularize
-        return cls(reg.lecam, reg.lecam_decay) if reg.lecam > 0 else None
+        return cls(reg.lecam, reg.lecam_decay, reg.lecam_start) if reg.lecam > 0 else None
 
     def d_term(self, batch: DiscriminatorBatch) -> torch.Tensor:
         real_average = batch.real_out.detach().mean() if self.real_average is None else self.real_average
@@ -213,7 +215,7 @@ class LeCamRegularization(Regularizer):
     @torch.no_grad()
     def after_d_step(self, batch: DiscriminatorBatch) -> dict[str, torch.Tensor]:
         real, fake = float(batch.real_out.mean()), float(batch.fake_out.mean())
-        if self.real_average is None or self.fake_average is None:
+        if self.real_average is None or self.fake_average is None or batch.update < self.start:
             self.real_average, self.fake_average = real, fake
         else:
             self.real_average = self.decay * self.real_average + (1 - self.decay) * real

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 Critic = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
 RealBatch = Callable[[], tuple[torch.Tensor, torch.Tensor | None]]
 Styles = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]  # (z, labels) -> ws of a style-based G
+Generate = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]  # (z, labels) -> G's training images
 
 
 class Phase(enum.Enum):
@@ -52,7 +53,8 @@ class Phase(enum.Enum):
 @dataclass
 class DiscriminatorBatch:
     """What one D step saw: D's inputs (after any augmentation), labels and outputs. `update` counts D
-    updates from the start of the run (the clock of D-step intervals)."""
+    updates from the start of the run (the clock of D-step intervals); `z` are the fakes' latents and
+    `generate` makes more fakes as D sees them (augmented)."""
 
     D: nn.Module
     real: torch.Tensor
@@ -62,14 +64,16 @@ class DiscriminatorBatch:
     real_out: torch.Tensor
     fake_out: torch.Tensor
     update: int = 0
+    z: torch.Tensor | None = None
+    generate: Generate | None = None
 
 
 @dataclass
 class GeneratorBatch:
     """What one G step has: G, D (frozen), the latents and the fakes made from them (as D sees them), their
     labels, the adversarial loss, a source of augmented real batches, D's optimizer (whose state a look-ahead
-    continues) and, for a style-based G, the styles of latents as training draws them (style mixing
-    included)."""
+    continues), for a style-based G the styles of latents as training draws them (style mixing
+    included), G's images before D's augmentation (`generated`) and the way to make more (`generate`)."""
 
     G: nn.Module
     D: Discriminator
@@ -81,6 +85,8 @@ class GeneratorBatch:
     step: int = 0
     z: torch.Tensor | None = None
     styles: Styles | None = None
+    generated: torch.Tensor | None = None
+    generate: Generate | None = None
 
 
 class Technique:

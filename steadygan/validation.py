@@ -7,7 +7,7 @@ each unit's requirements live with the unit.
 
 from __future__ import annotations
 
-from . import speed, styles  # noqa: F401  (register the precisions, and style mixing and path length)
+from . import consistency, speed, styles  # noqa: F401  (register CR, the precisions, style mixing, path length)
 from .ada import AdaptiveAugment
 from .augment import DiffAugment
 from .config import Config, check_values
@@ -16,6 +16,8 @@ from .losses import LOSSES
 from .models import ARCHITECTURES  # noqa: F401  (registers the architectures, initializations, activations)
 from .objectives import G_OBJECTIVES
 from .optimizers import LR_SCHEDULES  # noqa: F401  (registers the optimizers and learning-rate schedules)
+from .packing import Packing
+from .ramps import CosineRamps
 from .registry import SELECTIONS
 from .regularizers import REGULARIZERS
 from .technique import Technique
@@ -30,7 +32,7 @@ def technique_classes(config: Config) -> list[type[Technique]]:
     """The technique classes whose checks apply to a config: those it selects, and every switchable one
     (whose check refuses settings that would be ignored)."""
     return [LOSSES.get(config.loss.name), G_OBJECTIVES.get(config.loss.g_objective),
-            *(unit for _, unit in REGULARIZERS.items()), DiffAugment, AdaptiveAugment,
+            *(unit for _, unit in REGULARIZERS.items()), DiffAugment, AdaptiveAugment, CosineRamps, Packing,
             schedule_class(config)]
 
 

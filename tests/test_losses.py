@@ -18,6 +18,10 @@ def log_sigmoid(x: float) -> float:
     return -math.log1p(math.exp(-x))
 
 
+def softplus(x: float) -> float:
+    return math.log1p(math.exp(x))
+
+
 def mean(*values: float) -> float:
     return sum(values) / len(values)
 
@@ -39,6 +43,12 @@ EXPECTED = {
     "lsgan_chi2": (0.5 * 2.5 + 0.5 * 3.125, 0.5 * mean(0.25, 9.0)),
     # k starts at 0: D's loss is mean L(real), G's is mean L(fake) (outputs are reconstruction errors)
     "began": (0.5, -1.25),
+    # softplus(-(r - mean f)) = softplus(-(r + 1.25)) over r = [2, -1], plus softplus(f - mean r) = softplus(f - 0.5)
+    # over f = [0.5, -3]; G swaps the roles of reals and fakes
+    "ragan": (mean(softplus(-3.25), softplus(-0.25)) + mean(softplus(0.0), softplus(-3.5)),
+              mean(softplus(-0.0), softplus(3.5)) + mean(softplus(3.25), softplus(0.25))),
+    # pairs (2, 0.5) and (-1, -3): softplus(-(r - f)) = softplus([-1.5, -2]); G: softplus(-(f - r)) = softplus([1.5, 2])
+    "rpgan": (mean(softplus(-1.5), softplus(-2.0)), mean(softplus(1.5), softplus(2.0))),
 }
 
 
@@ -51,7 +61,7 @@ def test_loss_matches_hand_computed_value(name):
     loss = build_loss(name)
     d_expected, g_expected = EXPECTED[name]
     assert loss.d_loss(REAL, FAKE).item() == pytest.approx(d_expected, rel=1e-6)
-    assert loss.g_loss(FAKE).item() == pytest.approx(g_expected, rel=1e-6)
+    assert loss.g_loss(FAKE, REAL).item() == pytest.approx(g_expected, rel=1e-6)
 
 
 def test_minimax_gradient_vanishes_where_non_saturating_does_not():
@@ -96,3 +106,32 @@ def test_began_equilibrium_term_and_convergence_measure():
     restored = build_loss("began")
     restored.load_state_dict({"k": 0.3})
     assert restored.state_dict() == {"k": 0.3}
+
+
+def test_relativistic_losses_need_reals_in_g_step_and_pair_one_to_one():
+    assert build_loss("rpgan").relativistic and not build_loss("ns").relativistic
+    with pytest.raises(ValueError, match="needs D's outputs on reals"):
+        build_loss("rpgan").g_loss(FAKE)
+    with pytest.raises(ValueError, match="one to one"):
+        build_loss("rpgan").d_loss(REAL, FAKE[:1])
+
+
+def test_rpgan_with_r1_and_r2_against_autograd():
+    """R3GAN's D loss: softplus(-(D(x_r) - D(x_f))) + gamma/2 (|grad D(x_r)|^2 + |grad D(x_f)|^2), each squared
+    gradient summed over the sample's pixels, for D(x) = sum(w * x^2) whose input gradient is 2 w x."""
+    from steadygan.regularizers import R1Penalty, R2Penalty
+
+    w = torch.tensor([[0.5, -1.0], [2.0, 0.25]])
+
+    def D(x, labels=None):
+        return (w * x.pow(2)).flatten(1).sum(dim=1)
+
+    real = torch.tensor([[[[1.0, 2.0], [0.0, -1.0]]], [[[0.5, 0.5], [1.0, 1.0]]]])
+    fake = torch.tensor([[[[-1.0, 0.0], [2.0, 1.0]]], [[[0.0, 1.0], [-0.5, 3.0]]]])
+    gamma = 0.05
+    batch = DiscriminatorBatch(D, real, fake, None, None, D(real), D(fake))
+    total = (build_loss("rpgan").d_term(batch) + R1Penalty(gamma).d_term(batch) + R2Penalty(gamma).d_term(batch))
+    grad_real, grad_fake = (2 * w * real).flatten(1), (2 * w * fake).flatten(1)
+    by_hand = (torch.nn.functional.softplus(-(D(real) - D(fake))).mean()
+               + gamma / 2 * (grad_real.pow(2).sum(1).mean() + grad_fake.pow(2).sum(1).mean()))
+    assert total.item() == pytest.approx(by_hand.item(), rel=1e-6)

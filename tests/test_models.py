@@ -9,11 +9,11 @@ from steadygan.config import ModelConfig
 from steadygan.errors import ConfigError
 from steadygan.models import ARCHITECTURES, build_models
 
-# PGGAN's and the style-based architectures' own tests are in test_pggan.py and test_stylegan2.py: their G's
-# output is not squashed by tanh, and they take no spectral norm.
+# PGGAN's, R3GAN's and the style-based architectures' own tests are in test_pggan.py, test_consistency_packing.py
+# and test_stylegan2.py: their G's output is not squashed by tanh, and the equalized-LR ones take no spectral norm.
 IMAGE_ARCHS = [name for name in ARCHITECTURES.names()
                if ARCHITECTURES.get(name).data_kind == "image" and ARCHITECTURES.get(name).output == "logits"
-               and not ARCHITECTURES.get(name).progressive and not ARCHITECTURES.get(name).style_based]
+               and ARCHITECTURES.get(name).tanh_output]
 
 
 @pytest.mark.parametrize("arch", IMAGE_ARCHS)

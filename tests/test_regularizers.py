@@ -106,7 +106,7 @@ def test_orthogonal_regularization_by_hand_and_zero_for_orthogonal_filters():
     layer = nn.Linear(2, 2, bias=False)
     with torch.no_grad():
         layer.weight.copy_(torch.tensor([[1.0, 0.0], [1.0, 1.0]]))  # W W^T = [[1, 1], [1, 2]]
-    assert orthogonality(layer).item() == pytest.approx(2)
+    assert orthogonality(layer).item() == pytest.approx(0.5 * 2)
     conv = orthogonal_init(nn.Conv2d(3, 4, 3))  # 4 filters of 27 weights: orthonormal rows
     rows = conv.weight.flatten(1)
     assert torch.allclose(rows @ rows.t(), torch.eye(4), atol=1e-6)
@@ -136,7 +136,7 @@ def test_orthogonal_regularization_sees_the_scaled_weights_of_equalized_layers()
     with torch.no_grad():
         layer.weight.copy_(torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]]))
     # W = scale * raw, scale = sqrt(2) / sqrt(4): the off-diagonal of W W^T is 0.5 * 1, twice
-    assert orthogonality(layer).item() == pytest.approx(2 * 0.5**2)
+    assert orthogonality(layer).item() == pytest.approx(0.5 * 2 * 0.5**2)
     term = orthogonality(nn.Sequential(nn.BatchNorm1d(3)))  # no linear map
     assert torch.is_tensor(term) and term.item() == 0.0
 

@@ -38,6 +38,10 @@ def state_of(trainer):
     ("stylegan2", {"regularize.ada": "adaptive", "regularize.ada_kimg": 1, "regularize.ada_interval": 1,
                    "regularize.pl_interval": 2, "regularize.r1_interval": 2, "train.ema_kimg": 0.05}),  # the recipe
     ("dcgan", {"model.arch": "stylegan", "regularize.style_mixing": 0.9}),  # AdaIN
+    ("r3gan-small", {"optim.ramp_kimg": 0.04}),  # rpgan with R1 and R2 under the cosine ramps
+    ("biggan", {"regularize.lecam": 0.3, "regularize.lecam_start": 4, "regularize.cr": 10, "regularize.cr_fake": 10,
+                "regularize.zcr_dis": 20, "regularize.zcr_gen": 0.5, "model.attention": 16}),  # LeCam's averages
+    ("dcgan", {"model.packing": 2, "loss.name": "ragan"}),
 ])
 def test_stopped_and_resumed_run_equals_uninterrupted_run(tmp_path, recipe, overrides):
     straight = Trainer(tiny_config(tmp_path / "straight", recipe, **overrides), progress=False, tensorboard=False)

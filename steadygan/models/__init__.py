@@ -16,7 +16,7 @@ from ..kinds import DataKind
 from ..nn import WEIGHTED_LAYERS, MinibatchDiscrimination, MinibatchStdDev, ProjectionHead, apply_spectral_norm
 from ..registry import Registry
 from ..regularizers import orthogonal_init
-from . import began, dcgan, mlp, pggan, sngan_cnn, sngan_resnet, stylegan2  # noqa: F401  (each registers its architecture)
+from . import began, biggan, dcgan, mlp, pggan, r3gan, sngan_cnn, sngan_resnet, stylegan2  # noqa: F401  (each registers its architecture)
 from .base import ARCHITECTURES, Architecture, Discriminator, Generator, StyleGenerator
 
 INITS: Registry[Callable[[nn.Module], nn.Module]] = Registry("initialization", key="model.init")
@@ -53,7 +53,12 @@ def build_models(cfg: ModelConfig, *, resolution: int, channels: int, num_classe
     if data_kind == "image" and resolution not in arch.resolutions:
         raise ConfigError(f"model.arch={cfg.arch} supports data.resolution "
                           f"{', '.join(map(str, arch.resolutions))}; got {resolution}")
-    G, D = arch.build(cfg, resolution, channels, num_classes if cfg.conditional else 0)
+    check_layer_options(cfg, arch, resolution)
+    classes = num_classes if cfg.conditional else 0
+    G, D = arch.build(cfg, resolution, channels, classes)
+    if cfg.packing > 1:  # D reads packs of m samples joined on the channel axis
+        D = arch.build(cfg, resolution, channels * cfg.packing, classes)[1]
+        D.packing = cfg.packing
     add_batch_layers(D, cfg)
     INITS.get(cfg.init)(G)
     INITS.get(cfg.init)(D)
@@ -62,6 +67,25 @@ def build_models(cfg: ModelConfig, *, resolution: int, channels: int, num_classe
     if cfg.g_spectral_norm:
         apply_spectral_norm(G, cfg.sn_power_iterations, WEIGHTED_LAYERS)  # not the class gains of conditional BN
     return G, D
+
+
+def check_layer_options(cfg: ModelConfig, arch: Architecture, resolution: int) -> None:
+    """The model.* layer options an architecture takes: self-attention, a strided D stem, packing."""
+    if cfg.attention and not arch.attention:
+        takers = [n for n in ARCHITECTURES.names() if ARCHITECTURES.get(n).attention]
+        raise ConfigError(f"model.arch={cfg.arch} has no self-attention blocks; set model.attention=[] or use "
+                          f"model.arch={' or '.join(takers)}")
+    outside = [r for r in cfg.attention if not 8 <= r <= resolution]
+    if outside:
+        raise ConfigError(f"model.attention={list(cfg.attention)}: {outside[0]} is not the size of a feature map "
+                          f"of G or D; give resolutions from 8 to data.resolution ({resolution})")
+    if cfg.d_stem_stride not in arch.stem_strides:
+        takers = [n for n in ARCHITECTURES.names() if 2 in ARCHITECTURES.get(n).stem_strides]
+        raise ConfigError(f"model.arch={cfg.arch} takes model.d_stem_stride {', '.join(map(str, arch.stem_strides))}"
+                          f", not {cfg.d_stem_stride}; a strided first D layer is for {', '.join(takers)}")
+    if cfg.packing > 1 and (arch.output == "energy" or cfg.conditional):
+        raise ConfigError(f"model.packing={cfg.packing} packs samples of one unconditional D; set model.packing=1 "
+                          "with model.conditional=true or an auto-encoder D (began)")
 
 
 TRAINING_COPIES = 5  # weights, gradients, two Adam moments, and the EMA of G: bytes per parameter / 4

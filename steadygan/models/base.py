@@ -12,7 +12,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..errors import ConfigError
 from ..kinds import DataKind, DOutput
-from ..nn import WEIGHTED_LAYERS, ProjectionHead
+from ..nn import WEIGHTED_LAYERS, ProjectionHead, SelfAttention, pack
 from ..registry import Registry
 
 IMAGE_RESOLUTIONS = (16, 32, 64, 128)
@@ -36,7 +36,17 @@ class StyleGenerator(Generator):
     num_ws: int
 
 
-class Discriminator(nn.Module):
+class Packs:
+    """A D that judges packs of `packing` consecutive samples (PacGAN; set by build_models): `packed(x)` is
+    the input its layers read."""
+
+    packing = 1
+
+    def packed(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.packing == 1 else pack(x, self.packing)
+
+
+class Discriminator(Packs, nn.Module):
     """features(x) -> (N, F); forward(x, y) -> (N,) logits: features, then any batch-level layers
     (minibatch discrimination, minibatch stddev), then the (projection) head."""
 
@@ -47,10 +57,12 @@ class Discriminator(nn.Module):
         self.batch_layers: nn.Module = nn.Identity()
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The features of D's input as it is: packs of `packing` samples when packing is on."""
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.head(self.batch_layers(self.features(x)), y)
+        """One logit per pack of `packing` consecutive samples of x (per sample without packing)."""
+        return self.head(self.batch_layers(self.features(self.packed(x))), y)
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,9 @@ class Architecture:
     resolutions: tuple[int, ...] = IMAGE_RESOLUTIONS
     d_norms: tuple[str, ...] = ("none",)  # the model.d_norm values it takes besides auto
     style_based: bool = False  # G is a StyleGenerator: styles in w space (style mixing, path length, w truncation)
+    attention: bool = False  # takes model.attention (SAGAN's self-attention blocks)
+    tanh_output: bool = True  # G's images pass a tanh into [-1, 1] (the equalized-LR and R3GAN ones are linear)
+    stem_strides: tuple[int, ...] = (1,)  # the model.d_stem_stride values it takes
 
 
 ARCHITECTURES: Registry[Architecture] = Registry("architecture", key="model.arch")
@@ -79,6 +94,13 @@ def check_equalized_lr_settings(cfg: ModelConfig, flags: tuple[str, ...], reason
     if cfg.init != "default":
         raise ConfigError(f"model.arch={cfg.arch} keeps its equalized learning rate's N(0, 1) weights; model.init="
                           f"{cfg.init} would change their scale: set model.init=default")
+
+
+def attention_after(sizes: list[int], widths: list[int], resolutions: tuple[int, ...]) -> nn.ModuleList:
+    """One module per block, whose outputs have the given sizes and widths: self-attention where the size
+    is one of `resolutions`, the identity elsewhere."""
+    return nn.ModuleList(SelfAttention(w) if s in resolutions else nn.Identity()
+                         for s, w in zip(sizes, widths, strict=True))
 
 
 def upsamplings(resolution: int) -> int:

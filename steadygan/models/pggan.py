@@ -18,7 +18,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..nn import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
-from .base import ARCHITECTURES, Architecture, Generator, check_equalized_lr_settings, upsamplings
+from .base import ARCHITECTURES, Architecture, Generator, Packs, check_equalized_lr_settings, upsamplings
 
 
 def channels_at(depth: int, base: int = 8192, cap: int = 512) -> int:
@@ -82,7 +82,7 @@ class ProgressiveGenerator(Progressive, Generator):
         return out
 
 
-class ProgressiveDiscriminator(Progressive, nn.Module):
+class ProgressiveDiscriminator(Progressive, Packs, nn.Module):
     def __init__(self, max_depth: int = 4, channels: int = 3, base: int = 8192, cap: int = 512, group_size: int = 4,
                  statistic: str = "std"):
         super().__init__()
@@ -101,7 +101,7 @@ class ProgressiveDiscriminator(Progressive, nn.Module):
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None, depth: int | None = None,
                 alpha: float | None = None) -> torch.Tensor:
-        return self.output(self.features(images, depth=depth, alpha=alpha)).squeeze(1)
+        return self.output(self.features(self.packed(images), depth=depth, alpha=alpha)).squeeze(1)
 
     def features(self, images: torch.Tensor, depth: int | None = None, alpha: float | None = None) -> torch.Tensor:
         """The last hidden layer (N, width at 4x4), which feature matching compares."""
@@ -130,4 +130,4 @@ def build(cfg: ModelConfig, resolution: int, channels: int, num_classes: int):
 
 ARCHITECTURES.register("pggan")(Architecture(
     build, "image", "Progressive GAN (Karras et al. 2018): grows from 4x4, equalized LR, pixel norm, mbstd",
-    progressive=True, resolutions=tuple(2 ** k for k in range(3, 11))))
+    progressive=True, resolutions=tuple(2 ** k for k in range(3, 11)), tanh_output=False))

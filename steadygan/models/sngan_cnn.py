@@ -5,7 +5,8 @@ D: pairs of (3x3 stride 1, 4x4 stride 2) convolutions with leaky ReLU 0.1, a las
 then a linear (projection) head on the flattened 4x4 map. At 32px with width 64 the channels are
 exactly the paper's (G 512-256-128-64, D 64-64-128-128-256-256-512); other resolutions add or remove
 stages, with width doubling per halving of resolution up to 8x. Convolutions and linear layers start
-from N(0, 0.02), as in the authors' code (chainer-gan-lib).
+from N(0, 0.02), as in the authors' code (chainer-gan-lib). `model.d_stem_stride=2` makes D's first 3x3
+convolution strided: every later layer runs at half the size, and the head reads a 2x2 map.
 """
 
 from __future__ import annotations
@@ -40,18 +41,20 @@ class SNGANCNNGenerator(Generator):
 
 
 class SNGANCNNDiscriminator(Discriminator):
-    def __init__(self, resolution: int, channels: int, width: int, num_classes: int = 0):
+    def __init__(self, resolution: int, channels: int, width: int, num_classes: int = 0, stem_stride: int = 1):
         super().__init__()
         layers: list[nn.Module] = []
         previous = channels
         for i in range(upsamplings(resolution)):
             w = stage_width(width, resolution, resolution // 2 ** i)
-            layers += [nn.Conv2d(previous, w, 3, 1, 1), nn.LeakyReLU(0.1), nn.Conv2d(w, w, 4, 2, 1), nn.LeakyReLU(0.1)]
+            stride = stem_stride if i == 0 else 1
+            layers += [nn.Conv2d(previous, w, 3, stride, 1), nn.LeakyReLU(0.1), nn.Conv2d(w, w, 4, 2, 1),
+                       nn.LeakyReLU(0.1)]
             previous = w
         last = stage_width(width, resolution, 4)
         layers += [nn.Conv2d(previous, last, 3, 1, 1), nn.LeakyReLU(0.1), nn.Flatten()]
         self.body = nn.Sequential(*layers)
-        self.head = ProjectionHead(16 * last, num_classes)
+        self.head = ProjectionHead((4 // stem_stride) ** 2 * last, num_classes)
         init_normal(self)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -60,7 +63,8 @@ class SNGANCNNDiscriminator(Discriminator):
 
 def build(cfg: ModelConfig, resolution: int, channels: int, num_classes: int):
     return (SNGANCNNGenerator(cfg.z_dim, resolution, channels, cfg.g_width, num_classes),
-            SNGANCNNDiscriminator(resolution, channels, cfg.d_width, num_classes))
+            SNGANCNNDiscriminator(resolution, channels, cfg.d_width, num_classes, cfg.d_stem_stride))
 
 
-ARCHITECTURES.register("sngan_cnn")(Architecture(build, "image", "SN-GAN standard CNN (Miyato et al. 2018)"))
+ARCHITECTURES.register("sngan_cnn")(Architecture(build, "image", "SN-GAN standard CNN (Miyato et al. 2018)",
+                                                 stem_strides=(1, 2)))

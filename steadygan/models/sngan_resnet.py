@@ -11,7 +11,9 @@ Widths follow the authors' two models, with w = g_width or d_width:
   resolution (at most 16w); D doubles from w per down-sampling up to 16w, down to 2x2 (64 px) or to
   4x4 plus one more 16w block (128 px).
 Residual convolutions start from Xavier-uniform with gain sqrt(2), shortcuts, linear and embedding
-layers with gain 1, as in the authors' code.
+layers with gain 1, as in the authors' code. `model.attention` adds SAGAN's self-attention after the
+G block that reaches each listed resolution and after the D block that leaves it; `model.d_stem_stride=2`
+makes the first D convolution strided (in place of that block's pooling), halving its cost.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..nn import ProjectionHead, make_norm
-from .base import ARCHITECTURES, Architecture, Discriminator, Generator, stage_width, upsamplings
+from .base import ARCHITECTURES, Architecture, Discriminator, Generator, attention_after, stage_width, upsamplings
 
 RESIDUAL_GAIN = math.sqrt(2)
 
@@ -55,17 +57,19 @@ class UpBlock(nn.Module):
 class DownBlock(nn.Module):
     """A D block; `first` is the paper's optimized block (no ReLU on the input, pool before the shortcut)."""
 
-    def __init__(self, in_ch: int, out_ch: int, downsample: bool, first: bool = False):
+    def __init__(self, in_ch: int, out_ch: int, downsample: bool, first: bool = False, stride: int = 1):
         super().__init__()
         self.conv1 = _conv(in_ch, out_ch, 3, RESIDUAL_GAIN)
+        self.conv1.stride = (stride, stride)  # a strided first block down-samples here instead of pooling
         self.conv2 = _conv(out_ch, out_ch, 3, RESIDUAL_GAIN)
         self.shortcut = _conv(in_ch, out_ch, 1, 1.0) if downsample or in_ch != out_ch else None
         self.downsample = downsample
         self.first = first
+        self.strided = stride > 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv2(torch.relu(self.conv1(x if self.first else torch.relu(x))))
-        if self.downsample:
+        if self.downsample and not self.strided:
             h = F.avg_pool2d(h, 2)
         skip = x
         if self.shortcut is not None and self.first:  # the first block pools before its 1x1 convolution
@@ -99,7 +103,8 @@ def discriminator_widths(width: int, resolution: int) -> list[tuple[int, bool]]:
 
 
 class SNGANResNetGenerator(Generator):
-    def __init__(self, z_dim: int, resolution: int, channels: int, width: int, num_classes: int = 0):
+    def __init__(self, z_dim: int, resolution: int, channels: int, width: int, num_classes: int = 0,
+                 attention: tuple[int, ...] = ()):
         super().__init__(z_dim, num_classes)
         widths = generator_widths(width, resolution)
         self.base_width = widths[0]
@@ -107,26 +112,34 @@ class SNGANResNetGenerator(Generator):
         nn.init.xavier_uniform_(self.input.weight)
         nn.init.zeros_(self.input.bias)
         self.blocks = nn.ModuleList(UpBlock(a, b, num_classes) for a, b in itertools.pairwise(widths))
+        sizes = [8 * 2 ** i for i in range(len(self.blocks))]
+        self.attention = attention_after(sizes, widths[1:], attention)
         self.norm = nn.BatchNorm2d(widths[-1])
         self.output = _conv(widths[-1], channels, 3, 1.0)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = self.input(z).view(len(z), self.base_width, 4, 4)
-        for block in self.blocks:
-            h = block(h, y)
+        for block, attend in zip(self.blocks, self.attention, strict=True):
+            h = attend(block(h, y))
         return torch.tanh(self.output(torch.relu(self.norm(h))))
 
 
 class SNGANResNetDiscriminator(Discriminator):
-    def __init__(self, resolution: int, channels: int, width: int, num_classes: int = 0):
+    def __init__(self, resolution: int, channels: int, width: int, num_classes: int = 0,
+                 attention: tuple[int, ...] = (), stem_stride: int = 1):
         super().__init__()
         first = 2 * width if is_cifar(resolution) else width
-        blocks = [DownBlock(channels, first, downsample=True, first=True)]
-        previous = first
+        blocks = [DownBlock(channels, first, downsample=True, first=True, stride=stem_stride)]
+        sizes, widths, size = [resolution // 2], [first], resolution // 2
         for w, downsample in discriminator_widths(width, resolution):
-            blocks.append(DownBlock(previous, w, downsample))
-            previous = w
-        self.blocks = nn.Sequential(*blocks)
+            blocks.append(DownBlock(widths[-1], w, downsample))
+            size = size // 2 if downsample else size
+            sizes.append(size)
+            widths.append(w)
+        previous = widths[-1]
+        attend = attention_after(sizes, widths, attention)  # after the block that leaves each listed resolution
+        self.blocks = nn.Sequential(*(layer for block, after in zip(blocks, attend, strict=True)
+                                      for layer in (block, after) if not isinstance(layer, nn.Identity)))
         self.head = ProjectionHead(previous, num_classes)
         nn.init.xavier_uniform_(self.head.linear.weight)
         nn.init.zeros_(self.head.linear.bias)
@@ -136,8 +149,9 @@ class SNGANResNetDiscriminator(Discriminator):
 
 
 def build(cfg: ModelConfig, resolution: int, channels: int, num_classes: int):
-    return (SNGANResNetGenerator(cfg.z_dim, resolution, channels, cfg.g_width, num_classes),
-            SNGANResNetDiscriminator(resolution, channels, cfg.d_width, num_classes))
+    return (SNGANResNetGenerator(cfg.z_dim, resolution, channels, cfg.g_width, num_classes, cfg.attention),
+            SNGANResNetDiscriminator(resolution, channels, cfg.d_width, num_classes, cfg.attention, cfg.d_stem_stride))
 
 
-ARCHITECTURES.register("sngan_resnet")(Architecture(build, "image", "SN-GAN ResNet (Miyato et al. 2018)"))
+ARCHITECTURES.register("sngan_resnet")(Architecture(build, "image", "SN-GAN ResNet (Miyato et al. 2018)",
+                                                    attention=True, stem_strides=(1, 2)))

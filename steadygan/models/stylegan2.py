@@ -220,8 +220,8 @@ STYLE_RESOLUTIONS = tuple(2 ** k for k in range(4, 11))  # 16 to 1024
 ARCHITECTURES.register("stylegan2")(Architecture(
     builder(ModulatedLayer, skip=True), "image",
     "StyleGAN2 (Karras et al. 2020): mapping network, modulated convolutions, skip G, residual D",
-    resolutions=STYLE_RESOLUTIONS, style_based=True))
+    resolutions=STYLE_RESOLUTIONS, style_based=True, tanh_output=False))
 ARCHITECTURES.register("stylegan")(Architecture(
     builder(AdaINLayer, skip=False), "image",
     "StyleGAN (Karras et al. 2019): mapping network, AdaIN after every convolution, noise inputs, residual D",
-    resolutions=STYLE_RESOLUTIONS, style_based=True))
+    resolutions=STYLE_RESOLUTIONS, style_based=True, tanh_output=False))

@@ -241,8 +241,9 @@ class Monitors(Technique):
                 held, held_labels = self.real_images(self.heldout)
                 with torch.no_grad():
                     held_out = D(held, held_labels)
-                    train_loss = loss.d_loss(real_out, fake_out)
-                    held_loss = loss.d_loss(held_out, fake_out)
+                    n = min(len(held_out), len(real_out), len(fake_out))  # a pairing loss pairs them one to one
+                    train_loss = loss.d_loss(real_out[:n], fake_out[:n])
+                    held_loss = loss.d_loss(held_out[:n], fake_out[:n])
                 values["d_acc_seen"] = float(loss.accuracy(real_out, fake_out)[0])
                 values["d_acc_heldout"] = float(loss.accuracy(held_out, fake_out)[0])
                 values["d_loss_gap"] = float(held_loss - train_loss)

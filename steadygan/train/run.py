@@ -23,6 +23,7 @@ from ..losses import build_loss
 from ..models import build_models, check_config_networks
 from ..objectives import G_OBJECTIVES
 from ..optimizers import OPTIMIZERS
+from ..ramps import CosineRamps
 from ..regularizers import build_regularizers
 from ..run_folder import DEFAULT_ROOT, RunFolder
 from ..sampling import sample_latents
@@ -109,8 +110,11 @@ class TrainingRun:
                                                      (self.opt_G, self.opt_D))
         objective = G_OBJECTIVES.get(config.loss.g_objective).from_config(config)
         augment = [unit for make in (DiffAugment, AdaptiveAugment) if (unit := make.from_config(config)) is not None]
+        regularizers = build_regularizers(config)
+        ramps = CosineRamps.from_config(config, (self.opt_G, self.opt_D), regularizers,
+                                        lambda step: images_shown(config, step) // config.optim.n_dis)
         self.techniques = Techniques(build_loss(config.loss), objective,
-                                     [*build_regularizers(config), *augment, self.schedule, self.ema])
+                                     [*regularizers, *augment, *([ramps] if ramps else []), self.schedule, self.ema])
         self.compiled = (compile_networks(G, D, self.techniques.needs_second_derivative,
                                           self.techniques.needs_g_second_derivative) if train.compile else [])
         self.batches = Batches(self.stream, z_dim=G.z_dim, num_classes=self.num_classes, seed=train.seed,

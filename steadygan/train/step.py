@@ -37,9 +37,9 @@ class AdversarialStep:
 
     def __call__(self, step: int, lr_scale: float) -> None:
         """G update number `step` + 1 (0-based `step`), at `lr_scale` times the configured learning rates."""
+        self.set_learning_rates(step, lr_scale)  # first: a STEP_START unit (the cosine ramps) may scale them
         for technique in self.techniques.at(Phase.STEP_START):
             technique.begin_step(step)
-        self.set_learning_rates(step, lr_scale)
         self.G.train()
         self.D.train()
         for i in range(self.optim.n_dis):
@@ -75,6 +75,9 @@ class AdversarialStep:
             x = technique.augment(x)
         return x
 
+    def augmented_fakes(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        return self.augment(self.generate(z, labels))
+
     def augmented_real(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         real, labels = self.batches.real()
         return self.augment(real), labels
@@ -90,7 +93,8 @@ class AdversarialStep:
             real, fake = self.augment(real), self.augment(fake)
             # Losses are reduced in float32 whatever precision the networks run at.
             real_out, fake_out = D(real, real_labels).float(), D(fake, fake_labels).float()
-            batch = DiscriminatorBatch(D, real, fake, real_labels, fake_labels, real_out, fake_out, update)
+            batch = DiscriminatorBatch(D, real, fake, real_labels, fake_labels, real_out, fake_out, update, z,
+                                       self.augmented_fakes)
             terms = {t.name: lazy(t, t.d_term(batch)) for t in self.techniques.at(Phase.D_STEP) if t.due(update)}
             total = loss.d_term(batch) + sum(terms.values())
         self.opt_D.zero_grad(set_to_none=True)
@@ -112,10 +116,12 @@ class AdversarialStep:
         G, D = self.G, self.D
         z, labels = self.batches.latents(self.batches.stream.batch_size)
         with self.precision.autocast():
-            fake = self.augment(self.generate(z, labels))
+            generated = self.generate(z, labels)
+            fake = self.augment(generated)
             D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
             batch = GeneratorBatch(G, D, fake, labels, self.techniques.loss, self.augmented_real, self.opt_D, step,
-                                   z, self.styles if isinstance(G, StyleGenerator) else None)
+                                   z, self.styles if isinstance(G, StyleGenerator) else None, generated,
+                                   self.generate)
             terms = {t.name: lazy(t, t.g_term(batch)) for t in self.techniques.at(Phase.G_STEP) if t.due(step)}
             total = self.techniques.objective.g_term(batch) + sum(terms.values())
         self.opt_G.zero_grad(set_to_none=True)
