@@ -12,6 +12,10 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
@@ -50,6 +54,18 @@ def cifar_classifier(cache: Path) -> str:
     return f"classifier:{path}"
 
 
+def describe_machine(cuda: bool, device: torch.device | None = None) -> str:
+    """The name of the GPU (`device`, or the current one) when `cuda`, else the CPU and its threads: the
+    machine a figure was measured on."""
+    import platform
+
+    import torch
+
+    if cuda:
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
 def compare_parser(description: str, *, name: str, data: Path, budget: str) -> argparse.ArgumentParser:
     """The options of every comparison benchmark: --data, --budget, --eval-n, --extractor, --out (runs/NAME),
     --results (bench/results/NAME.md) and --device."""
@@ -69,8 +85,6 @@ def compare_and_report(data: str, recipes: str, *, budget: str, out: str, resolu
                        reference: str = "", extra: str = "") -> int:
     """Runs `steadygan compare` and writes its table, `extra`, the wall time and `reference` to `results`; 0
     when every variant finished, 2 when the data are missing."""
-    import platform
-
     import torch
 
     from steadygan.compare import compare
@@ -84,8 +98,7 @@ def compare_and_report(data: str, recipes: str, *, budget: str, out: str, resolu
     minutes = (time.perf_counter() - start) / 60
     trained = sum(float(line.split("|")[4]) for line in result.markdown.read_text().splitlines()
                   if line.startswith("| ") and not line.startswith("| variant"))
-    machine = torch.cuda.get_device_name() if torch.cuda.is_available() and device != "cpu" else (
-        f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)")
+    machine = describe_machine(torch.cuda.is_available() and device != "cpu")
     footer = (f"\nCommand: `{command}` on {machine}; this invocation {minutes:.1f} min, the variants' training "
               f"(evaluations included) {trained:.1f} min in all. Report: {result.html}.\n{reference}")
     Path(results).parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,6 @@ bench/results/pggan.md and leaves the run (sample grids, growth GIF, final grid)
 from __future__ import annotations
 
 import argparse
-import platform
 import resource
 import sys
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from common import SHARED_DATA, cifar_classifier
+from common import SHARED_DATA, cifar_classifier, describe_machine
 
 HERE = Path(__file__).resolve().parent
 DATA = SHARED_DATA / "anime-faces-64.zip"
@@ -143,8 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     z = sample_latents(64, trainer.G.z_dim, torch.Generator().manual_seed(2))
     final_grid = save_image(make_grid(generate(trainer.ema.model, z), nrow=8), run / "final-grid.png")
     gif = training_animation(run)
-    device = torch.cuda.get_device_name(trainer.device) if trainer.device.type == "cuda" else \
-        f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    device = describe_machine(trainer.device.type == "cuda", trainer.device)
     params = {k: sum(p.numel() for p in m.parameters()) for k, m in (("G", trainer.G), ("D", trainer.D))}
     lines = [f"Command: python bench/pggan.py {' '.join(argv if argv is not None else sys.argv[1:])}", "",
              (f"Device: {device}; torch {torch.__version__}. Data: {Path(args.data).name}, grown 4 -> "

@@ -21,7 +21,6 @@ overfitting monitor and findings) and the final sample grids beside it; the repo
 from __future__ import annotations
 
 import argparse
-import platform
 import shutil
 import sys
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import SHARED_DATA, cifar_classifier
+from common import SHARED_DATA, cifar_classifier, describe_machine
 
 HERE = Path(__file__).resolve().parent
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -160,8 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         doctor_rows.append(f"| {label} | {seen} | {held} | {named} |")
         shutil.copyfile(sorted((run / "samples").glob("step-*.png"))[-1], grids / grid_name(label))
 
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else (
-        f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)")
+    device = describe_machine(torch.cuda.is_available() and args.device != "cpu")
     widths = "widths 8 (--quick)" if args.quick else "stylegan2-small's widths 32"
     text = "\n".join([
         f"# StyleGAN2 on {args.images:,} images of {data.name} at {args.resolution}px",

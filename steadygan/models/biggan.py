@@ -24,6 +24,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..errors import ConfigError
+from ..nn import BatchNorm2d
 from .base import ARCHITECTURES, Architecture, Generator, attention_after, init_normal, upsamplings
 from .sngan_resnet import SNGANResNetDiscriminator, is_cifar
 
@@ -41,19 +42,12 @@ class ClassBatchNorm(nn.Module):
         return self.norm(x) * (1 + self.gain(c)[:, :, None, None]) + self.bias(c)[:, :, None, None]
 
 
-class PlainBatchNorm(nn.BatchNorm2d):
-    """Batch norm with the conditional call signature, for a G with nothing to condition on."""
-
-    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        return super().forward(x)
-
-
 class GBlock(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, condition: int):
         super().__init__()
-        self.norm1 = ClassBatchNorm(in_ch, condition) if condition else PlainBatchNorm(in_ch)
+        self.norm1 = ClassBatchNorm(in_ch, condition) if condition else BatchNorm2d(in_ch)
         self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
-        self.norm2 = ClassBatchNorm(out_ch, condition) if condition else PlainBatchNorm(out_ch)
+        self.norm2 = ClassBatchNorm(out_ch, condition) if condition else BatchNorm2d(out_ch)
         self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
         self.shortcut = nn.Conv2d(in_ch, out_ch, 1)
 
