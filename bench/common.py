@@ -8,7 +8,6 @@ import math
 import multiprocessing
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -66,11 +65,18 @@ def describe_machine(cuda: bool, device: torch.device | None = None) -> str:
     return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
+def existing_data(text: str) -> str:
+    """--data, refused in one line before any work when nothing is there."""
+    if not Path(text).exists():
+        raise argparse.ArgumentTypeError(f"{text} is missing; give a folder or zip of images")
+    return text
+
+
 def compare_parser(description: str, *, name: str, data: Path, budget: str) -> argparse.ArgumentParser:
     """The options of every comparison benchmark: --data, --budget, --eval-n, --extractor, --out (runs/NAME),
     --results (bench/results/NAME.md) and --device."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=str(data))
+    parser.add_argument("--data", default=str(data), type=existing_data)
     parser.add_argument("--budget", default=budget)
     parser.add_argument("--eval-n", type=int, default=2000)
     parser.add_argument("--extractor", help="default: the CIFAR-10 classifier, trained once if not cached")
@@ -84,14 +90,11 @@ def compare_and_report(data: str, recipes: str, *, budget: str, out: str, resolu
                        eval_n: int, extractor: str, device: str, results: str, command: str,
                        reference: str = "", extra: str = "") -> int:
     """Runs `steadygan compare` and writes its table, `extra`, the wall time and `reference` to `results`; 0
-    when every variant finished, 2 when the data are missing."""
+    when every variant finished."""
     import torch
 
     from steadygan.compare import compare
 
-    if not Path(data).exists():
-        print(f"{data} is missing; give --data a folder or zip of images", file=sys.stderr)
-        return 2
     start = time.perf_counter()
     result = compare(data, recipes, budget=budget, out=out, resolution=resolution, overrides=overrides,
                      eval_n=eval_n, extractor=extractor, device=device)
