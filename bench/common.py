@@ -33,6 +33,36 @@ def run_pool(function: Callable, jobs: Iterable, workers: int, describe: Callabl
     return results, time.perf_counter() - start
 
 
+class SeparateSeeds:
+    """The runs of one config with several seeds, each a `Trainer` of its own, stepped together (the interface
+    of `SeedLanes`). Each keeps the state of torch's global generator it would have alone, so that every
+    seed's random draws are those of its own run."""
+
+    def __init__(self, config, seeds: list[int], out: str):
+        import torch
+
+        from steadygan.config import from_dict
+        from steadygan.train import Trainer
+
+        self.trainers, self.rng_states = [], []
+        for seed in seeds:
+            seeded = from_dict(config.to_dict())
+            seeded.train.seed, seeded.train.out_dir = seed, f"{out}/seed-{seed}"
+            self.trainers.append(Trainer(seeded, progress=False, tensorboard=False))
+            self.rng_states.append(torch.get_rng_state())
+
+    def train_step(self) -> None:
+        import torch
+
+        for k, trainer in enumerate(self.trainers):
+            torch.set_rng_state(self.rng_states[k])
+            trainer.train_step()
+            self.rng_states[k] = torch.get_rng_state()
+
+    def generator(self, k: int):
+        return self.trainers[k].ema.model
+
+
 def mean_std(values: list[float], digits: int = 1) -> str:
     if any(math.isinf(v) for v in values):
         return "inf"

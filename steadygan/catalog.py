@@ -47,7 +47,8 @@ def describe_technique(technique: type[Technique], selector: str = "") -> list[s
                                             (technique.needs_g_second_derivative,
                                              "needs second derivatives through G"),
                                             (technique.state_dict is not Technique.state_dict,
-                                             "keeps state in checkpoints")) if flag]
+                                             "keeps state in checkpoints"),
+                                            (technique.lane_separable, "trains seeds as lanes")) if flag]
     head = f"  {technique.name}: {phases}" + "".join(f"; {text}" for text in capabilities)
     keys = [f"    {describe_key(key)}" for key in technique.keys if key != selector]
     return [head, f"    {summary(technique)}", *keys]

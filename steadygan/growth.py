@@ -145,6 +145,7 @@ class FixedResolution(Technique):
 
     name = "fixed_resolution"
     keys = ("data.resolution",)
+    lane_separable = True
 
     @classmethod
     def build(cls, config: Config, dataset: Any, stream: Stream, networks: Sequence[nn.Module],

@@ -75,6 +75,8 @@ class AdversarialLoss(Technique):
 class _BinaryCrossEntropyD(AdversarialLoss):
     """D maximises log D(x) + log(1 - D(G(z))) (cross-entropy with targets 1 and 0, or smoothed)."""
 
+    lane_separable = True
+
     keys: ClassVar[tuple[str, ...]] = ("loss.name", "loss.label_smoothing")
     label_targets = True
 
@@ -109,6 +111,8 @@ class MinimaxLoss(_BinaryCrossEntropyD):
 class HingeLoss(AdversarialLoss):
     """Lim & Ye 2017; Miyato et al. 2018 (SN-GAN) and Zhang et al. 2019 (SAGAN)."""
 
+    lane_separable = True
+
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
 
@@ -123,6 +127,7 @@ class WassersteinLoss(AdversarialLoss):
     Needs a Lipschitz constraint on D (weight clipping, a gradient penalty or spectral norm).
     """
 
+    lane_separable = True
     boundary = None  # a critic's values have no fixed origin
 
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -137,6 +142,7 @@ class LeastSquaresLoss(AdversarialLoss):
     """Mao et al. 2017: D pulls fakes to a and reals to b, G pulls fakes to c; the paper's factor 1/2.
     This is the 0-1 coding (a, b, c) = (0, 1, 1) of its Eq. 9."""
 
+    lane_separable = True
     a, b, c = 0.0, 1.0, 1.0
     boundary = 0.5
 
@@ -189,6 +195,8 @@ class RelativisticPairingLoss(_RelativisticLoss):
     """Relativistic pairing GAN (RpGAN; R3GAN, Huang et al. 2024): real and fake paired one to one,
     softplus(-(D(x_r) - D(x_f))) for D and softplus(-(D(x_f) - D(x_r))) for G. With R1 and R2 it has local
     convergence guarantees (R3GAN's regularized relativistic loss)."""
+
+    lane_separable = True
 
     def relative(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
         if first.shape != second.shape:

@@ -40,6 +40,7 @@ class Adversarial(Objective):
     itself is not changed."""
 
     keys = ("loss.g_objective", "loss.unrolled_steps", "optim.optimizer")
+    lane_separable = True  # the look-ahead rule is elementwise, with the optimizer's own (lane-scaled) epsilon
 
     def __init__(self, unrolled_steps: int = 0,
                  lookahead: Callable[[torch.optim.Optimizer, list[torch.Tensor]], LookaheadRule] = LookaheadAdam):

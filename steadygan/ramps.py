@@ -28,6 +28,7 @@ class CosineRamps(Technique):
     name = "cosine_ramps"
     keys = ("optim.ramp_kimg", "optim.ramp_lr_share", "optim.ramp_beta2", "optim.ramp_gamma_share")
     phases = (Phase.STEP_START,)
+    lane_separable = True
 
     def __init__(self, optim: OptimConfig, optimizers: Sequence[torch.optim.Optimizer], penalties: Sequence[R1Penalty],
                  images: Callable[[int], int]):

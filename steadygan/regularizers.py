@@ -16,7 +16,7 @@ from .config import Config
 from .errors import ConfigError
 from .nn import WEIGHTED_LAYERS, EqualizedConv2d, EqualizedLinear
 from .registry import Registry
-from .technique import Critic, DiscriminatorBatch, GeneratorBatch, Phase, Technique
+from .technique import Critic, DiscriminatorBatch, Draws, GeneratorBatch, Phase, Technique
 
 REGULARIZERS: Registry[type[Regularizer]] = Registry("regularizer")
 
@@ -49,6 +49,7 @@ class GradientPenalty(Regularizer):
     keys = ("regularize.gradient_penalty", "regularize.gp_one_sided")
     phases = (Phase.D_STEP,)
     needs_second_derivative = True
+    lane_separable = True
 
     def __init__(self, weight: float = 10.0, one_sided: bool = False):
         self.weight = weight
@@ -59,12 +60,13 @@ class GradientPenalty(Regularizer):
         reg = config.regularize
         return cls(reg.gradient_penalty, reg.gp_one_sided) if reg.gradient_penalty > 0 else None
 
-    def interpolate(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        eps = torch.rand(len(real), *([1] * (real.ndim - 1)), device=real.device, dtype=real.dtype)
+    def interpolate(self, real: torch.Tensor, fake: torch.Tensor, draws: Draws | None = None) -> torch.Tensor:
+        eps = (draws or Draws()).uniform(real, *([1] * (real.ndim - 1)))
         return eps * real.detach() + (1 - eps) * fake.detach()
 
     def d_term(self, batch: DiscriminatorBatch) -> torch.Tensor:
-        norm = input_gradient(batch.D, self.interpolate(batch.real, batch.fake), batch.real_labels).norm(dim=1)
+        x_hat = self.interpolate(batch.real, batch.fake, batch.draws)
+        norm = input_gradient(batch.D, x_hat, batch.real_labels).norm(dim=1)
         excess = (norm - 1).clamp(min=0) if self.one_sided else norm - 1
         return self.weight * excess.pow(2).mean()
 
@@ -77,6 +79,7 @@ class R1Penalty(Regularizer):
     keys = ("regularize.r1", "regularize.r1_interval")
     phases = (Phase.D_STEP,)
     needs_second_derivative = True
+    lane_separable = True
 
     def __init__(self, gamma: float, interval: int = 1):
         self.gamma = gamma
@@ -118,6 +121,7 @@ class DriftPenalty(Regularizer):
 
     keys = ("regularize.drift",)
     phases = (Phase.D_STEP,)
+    lane_separable = True
 
     def __init__(self, eps: float = 0.001):
         self.eps = eps
@@ -237,6 +241,7 @@ class WeightClipping(Regularizer):
 
     keys = ("regularize.weight_clip",)
     phases = (Phase.AFTER_D_STEP,)
+    lane_separable = True
 
     def __init__(self, c: float = 0.01):
         self.c = c

@@ -9,8 +9,8 @@ A technique declares in one place
 - an `interval`: it acts at every `interval`-th chance its phase gives, its term weighted by `interval`
   so that the expected gradient is unchanged (lazy regularization, Karras et al. 2020);
 - its state across steps (`state_dict` / `load_state_dict`), saved in every checkpoint;
-- capabilities the trainer must know without naming it, such as `needs_second_derivative` (of D) and
-  `needs_g_second_derivative`.
+- capabilities the trainer must know without naming it, such as `needs_second_derivative` (of D),
+  `needs_g_second_derivative` and `lane_separable` (it can train seeds as lanes of one model).
 
 The trainer composes techniques by phase and never names one; units get the tensors and networks of
 one step (`DiscriminatorBatch`, `GeneratorBatch`), never the trainer.
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -50,11 +50,21 @@ class Phase(enum.Enum):
     LOG = "log"  # measure(...): values logged with the losses
 
 
+class Draws:
+    """Where the units of a step draw their random numbers: torch's global generator. When several seeds
+    train as lanes of one model (`train.lanes`), each lane's block of a draw comes from that seed's own
+    generator instead, so that every seed draws what its own run would."""
+
+    def uniform(self, like: torch.Tensor, *shape: int) -> torch.Tensor:
+        """Uniform numbers in [0, 1), one (*shape) block per sample of `like`, on its device and dtype."""
+        return torch.rand(len(like), *shape, device=like.device, dtype=like.dtype)
+
+
 @dataclass
 class DiscriminatorBatch:
     """What one D step saw: D's inputs (after any augmentation), labels and outputs. `update` counts D
-    updates from the start of the run (the clock of D-step intervals); `z` are the fakes' latents and
-    `generate` makes more fakes as D sees them (augmented)."""
+    updates from the start of the run (the clock of D-step intervals); `z` are the fakes' latents,
+    `generate` makes more fakes as D sees them (augmented) and `draws` gives the step's random numbers."""
 
     D: nn.Module
     real: torch.Tensor
@@ -66,6 +76,7 @@ class DiscriminatorBatch:
     update: int = 0
     z: torch.Tensor | None = None
     generate: Generate | None = None
+    draws: Draws = field(default_factory=Draws)
 
 
 @dataclass
@@ -98,6 +109,10 @@ class Technique:
     interval: int = 1
     needs_second_derivative: bool = False  # its term differentiates D's input gradient (no compiled D)
     needs_g_second_derivative: bool = False  # its term differentiates a gradient through G (no compiled G)
+    # Seeds can train as lanes of one vectorised model (train/lanes.py): its term is a mean over samples
+    # (packs) of values each computed from its own sample, its action elementwise on weights or optimizer
+    # settings, and its random numbers come from the batch's `draws`.
+    lane_separable: ClassVar[bool] = False
 
     @classmethod
     def check(cls, config: Config) -> None:

@@ -27,6 +27,7 @@ class EMA(Technique, Generic[Network]):
     name = "ema"
     keys = ("train.ema_decay", "train.ema_start", "train.ema_kimg", "train.ema_rampup")
     phases = (Phase.AFTER_G_STEP,)
+    lane_separable = True
 
     def __init__(self, model: Network, decay: float, start_step: int = 0, half_life_kimg: float = 0.0,
                  rampup: float = 0.0, images: Callable[[int], int] | None = None):

@@ -5,6 +5,7 @@ networks, optimizers and techniques, the step, the checkpointed state, the logs 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +15,13 @@ import torch.distributed as dist
 from ..ada import AdaptiveAugment
 from ..augment import DiffAugment
 from ..config import Config
-from ..data import BatchStream, build_dataset
+from ..data import BatchStream, ImageDataset, PointDataset, build_dataset
 from ..data.stream import default_workers
 from ..devices import resolve_device
 from ..errors import CheckpointError, RunFolderError, SteadyganError, first_line
-from ..growth import images_shown, schedule_class
+from ..growth import FixedResolution, ProgressiveGrowth, images_shown, schedule_class
 from ..losses import build_loss
-from ..models import build_models, check_config_networks
+from ..models import Discriminator, Generator, build_models, check_config_networks
 from ..objectives import G_OBJECTIVES
 from ..optimizers import OPTIMIZERS
 from ..ramps import CosineRamps
@@ -38,6 +39,39 @@ from .evaluation import PeriodicEvaluation
 from .metrics_log import MetricsLog
 from .state import TrainingState
 from .step import AdversarialStep
+
+
+@dataclass
+class TrainingParts:
+    """What trains a G and D: the EMA of G, the two optimizers, the resolution schedule and every technique."""
+
+    ema: EMA
+    opt_G: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer
+    schedule: FixedResolution | ProgressiveGrowth
+    techniques: Techniques
+
+
+def build_training_parts(config: Config, G: Generator, D: Discriminator, dataset: ImageDataset | PointDataset,
+                         stream: BatchStream) -> TrainingParts:
+    """The EMA, optimizers, schedule and techniques a config switches on, for the given networks and data."""
+    train, optim, optimizer = config.train, config.optim, OPTIMIZERS.get(config.optim.optimizer)
+
+    def g_images(step: int) -> int:
+        return images_shown(config, step) // optim.n_dis
+
+    ema = EMA(G, train.ema_decay, train.ema_start, train.ema_kimg, train.ema_rampup, g_images)
+    opt_G = optimizer.build(G.parameters(), optim.g_lr, optim.g_betas)
+    opt_D = optimizer.build(D.parameters(), optim.d_lr, optim.d_betas)
+    # The resolution, fade-in and batch size of each step: fixed, or growing for progressive architectures.
+    schedule = schedule_class(config).build(config, dataset, stream, (G, D, ema.model), (opt_G, opt_D))
+    objective = G_OBJECTIVES.get(config.loss.g_objective).from_config(config)
+    augment = [unit for make in (DiffAugment, AdaptiveAugment) if (unit := make.from_config(config)) is not None]
+    regularizers = build_regularizers(config)
+    ramps = CosineRamps.from_config(config, (opt_G, opt_D), regularizers, g_images)
+    techniques = Techniques(build_loss(config.loss), objective,
+                            [*regularizers, *augment, *([ramps] if ramps else []), schedule, ema])
+    return TrainingParts(ema, opt_G, opt_D, schedule, techniques)
 
 
 class TrainingRun:
@@ -96,25 +130,13 @@ class TrainingRun:
         for network in (G, D):  # Module.to takes memory_format; torch's type stubs leave it out
             network.to(self.device, memory_format=self.memory_format)  # type: ignore[call-overload]
         self.precision = Precision(train.precision, self.device)
-        self.ema = EMA(G, train.ema_decay, train.ema_start, train.ema_kimg, train.ema_rampup,
-                       lambda step: images_shown(config, step) // config.optim.n_dis)  # G's images
-        optim, optimizer = config.optim, OPTIMIZERS.get(config.optim.optimizer)
-        self.opt_G = optimizer.build(G.parameters(), optim.g_lr, optim.g_betas)
-        self.opt_D = optimizer.build(D.parameters(), optim.d_lr, optim.d_betas)
         heldout, trained = self._split_holdout()
-        self.stream = BatchStream(dataset, optim.batch_size, seed=train.seed, hflip=config.data.hflip,
+        self.stream = BatchStream(dataset, config.optim.batch_size, seed=train.seed, hflip=config.data.hflip,
                                   indices=trained, shard=(self.ranks.rank, self.ranks.world),
                                   workers=default_workers(config.data.workers))
-        # The resolution, fade-in and batch size of each step: fixed, or growing for progressive architectures.
-        self.schedule = schedule_class(config).build(config, dataset, self.stream, (G, D, self.ema.model),
-                                                     (self.opt_G, self.opt_D))
-        objective = G_OBJECTIVES.get(config.loss.g_objective).from_config(config)
-        augment = [unit for make in (DiffAugment, AdaptiveAugment) if (unit := make.from_config(config)) is not None]
-        regularizers = build_regularizers(config)
-        ramps = CosineRamps.from_config(config, (self.opt_G, self.opt_D), regularizers,
-                                        lambda step: images_shown(config, step) // config.optim.n_dis)
-        self.techniques = Techniques(build_loss(config.loss), objective,
-                                     [*regularizers, *augment, *([ramps] if ramps else []), self.schedule, self.ema])
+        parts = build_training_parts(config, G, D, dataset, self.stream)
+        self.ema, self.opt_G, self.opt_D, self.schedule = parts.ema, parts.opt_G, parts.opt_D, parts.schedule
+        self.techniques = parts.techniques
         self.compiled = (compile_networks(G, D, self.techniques.needs_second_derivative,
                                           self.techniques.needs_g_second_derivative) if train.compile else [])
         self.batches = Batches(self.stream, z_dim=G.z_dim, num_classes=self.num_classes, seed=train.seed,
@@ -136,7 +158,7 @@ class TrainingRun:
                   "class_names": list(dataset.class_names), "name": dataset.name})
         self.step_once = AdversarialStep(G=G, D=D, opt_G=self.opt_G, opt_D=self.opt_D, techniques=self.techniques,
                                          precision=self.precision, ranks=self.ranks, batches=self.batches,
-                                         metrics=self.metrics, optim=optim, total_steps=train.steps)
+                                         metrics=self.metrics, optim=config.optim, total_steps=train.steps)
 
     def _split_holdout(self) -> tuple[np.ndarray, np.ndarray]:
         """(held-out, trained-on) indices: a fixed share of the real data that D never trains on, so that

@@ -13,7 +13,7 @@ from ..config import OptimConfig
 from ..models import Discriminator, Generator, StyleGenerator
 from ..optimizers import LR_SCHEDULES
 from ..speed import Precision
-from ..technique import DiscriminatorBatch, GeneratorBatch, Phase, Technique, Techniques
+from ..technique import DiscriminatorBatch, Draws, GeneratorBatch, Phase, Technique, Techniques
 from .batches import Batches
 from .distributed import Ranks
 from .doctor import gradient_norm
@@ -29,8 +29,10 @@ def lazy(technique: Technique, term: torch.Tensor) -> torch.Tensor:
 class AdversarialStep:
     def __init__(self, *, G: Generator, D: Discriminator, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
                  techniques: Techniques, precision: Precision, ranks: Ranks, batches: Batches, metrics: MetricsLog,
-                 optim: OptimConfig, total_steps: int):
+                 optim: OptimConfig, total_steps: int, draws: Draws | None = None):
+        """`draws`: where the units draw random numbers (torch's global generator by default)."""
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
+        self.draws = draws or Draws()
         self.techniques, self.precision, self.ranks = techniques, precision, ranks
         self.batches, self.metrics, self.optim, self.total_steps = batches, metrics, optim, total_steps
         self.lr_schedule = LR_SCHEDULES.get(optim.lr_decay)
@@ -94,7 +96,7 @@ class AdversarialStep:
             # Losses are reduced in float32 whatever precision the networks run at.
             real_out, fake_out = D(real, real_labels).float(), D(fake, fake_labels).float()
             batch = DiscriminatorBatch(D, real, fake, real_labels, fake_labels, real_out, fake_out, update, z,
-                                       self.augmented_fakes)
+                                       self.augmented_fakes, self.draws)
             terms = {t.name: lazy(t, t.d_term(batch)) for t in self.techniques.at(Phase.D_STEP) if t.due(update)}
             total = loss.d_term(batch) + sum(terms.values())
         self.opt_D.zero_grad(set_to_none=True)
