@@ -22,7 +22,9 @@ ACTIVATIONS.register("tanh")(nn.Tanh)  # VEEGAN's 2-D networks
 def _hidden(inputs: int, width: int, layers: int, activation: str, batchnorm: bool = False) -> list[nn.Module]:
     modules: list[nn.Module] = []
     for i in range(layers):
-        modules.append(nn.Linear(inputs if i == 0 else width, width))
+        # No bias before batch norm, which removes it: its gradient would be rounding noise, which Adam turns
+        # into a random walk that the eval-mode statistics (and the EMA of G) only follow with a lag.
+        modules.append(nn.Linear(inputs if i == 0 else width, width, bias=not batchnorm))
         if batchnorm:  # a learned gain per unit lets G sharpen its tanh transitions between modes quickly
             modules.append(nn.BatchNorm1d(width))
         modules.append(ACTIVATIONS.get(activation)())
