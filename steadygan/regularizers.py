@@ -35,6 +35,8 @@ class Regularizer(Technique):
 
 def input_gradient(D: Critic, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
     """d sum(D(x)) / dx per sample, kept in the graph so that a penalty on it can be trained."""
+    if x.dtype in (torch.bfloat16, torch.float16):  # G's images under mixed precision: D's weights are float32
+        x = x.float()
     x = x.detach().requires_grad_(True)
     with torch.autocast(x.device.type, enabled=False):  # the weights' precision (float32) under mixed precision
         (grad,) = torch.autograd.grad(D(x, labels).sum(), x, create_graph=True)

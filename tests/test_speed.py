@@ -9,7 +9,7 @@ from helpers import tiny_trainer
 from steadygan.config import load_config
 from steadygan.errors import ConfigError
 from steadygan.nn import apply_spectral_norm
-from steadygan.regularizers import GradientPenalty
+from steadygan.regularizers import GradientPenalty, input_gradient
 from steadygan.speed import Precision, compile_networks, resolve_precision
 from steadygan.technique import DiscriminatorBatch
 from steadygan.train import Trainer
@@ -23,7 +23,10 @@ def test_auto_picks_fp32_contiguous_and_eager_on_a_cpu(tmp_path):
 
 
 def test_spectral_norm_estimates_sigma_in_float32_under_bf16_autocast():
+    torch.manual_seed(0)
     layer = apply_spectral_norm(nn.Linear(64, 32))
+    for _ in range(200):  # power iterations (one per training-mode read) until u is the top singular vector
+        layer.weight  # noqa: B018
     layer.eval()  # no power iteration: both calls divide by the same estimate
     exact = layer.weight
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -44,6 +47,22 @@ def test_gradient_penalty_is_the_same_under_bf16_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         mixed = penalty.d_term(batch)
     assert mixed.dtype == torch.float32 and torch.equal(plain, mixed)
+
+
+def test_r1_and_r2_differentiate_a_float32_d_at_bf16_fakes():
+    torch.manual_seed(0)
+    D = nn.Sequential(nn.Flatten(), nn.Linear(12, 1))
+    fake = torch.randn(8, 3, 2, 2)
+    gradient = input_gradient(lambda x, y: D(x), fake.bfloat16(), None)  # G's images under bf16 autocast
+    assert gradient.dtype == torch.float32  # D(x) = w . x: its input gradient is w for every sample
+    torch.testing.assert_close(gradient, D[1].weight.expand(8, -1), rtol=0, atol=0)
+
+
+def test_bf16_training_with_r1_and_r2_runs(tmp_path):
+    trainer = tiny_trainer(tmp_path, "dcgan", **{"train.precision": "bf16", "train.steps": 2, "regularize.r1": 1.0,
+                                                 "regularize.r2": 1.0, "loss.name": "rpgan"})
+    trainer.fit()
+    assert all(torch.isfinite(p).all() for p in trainer.D.parameters())
 
 
 def test_bf16_training_reduces_losses_in_float32_and_stays_close_to_fp32(tmp_path):
