@@ -1,5 +1,5 @@
-"""The `steadygan` command: train, sample, interpolate, mix, animate, doctor, compare, evaluate, train-classifier,
-info, recipes."""
+"""The `steadygan` command: data, train, sample, interpolate, mix, animate, doctor, compare, evaluate,
+train-classifier, info, recipes."""
 
 from __future__ import annotations
 
@@ -27,6 +27,17 @@ SHORTCUTS = {
     "seed": "train.seed",
     "device": "train.device",
 }
+
+
+def _data(args: argparse.Namespace) -> int:
+    from .data_report import default_preview, inspect_data
+
+    preview = None if args.no_preview else args.preview or default_preview(args.source)
+    report = inspect_data(args.source, resolution=args.resolution, channels=args.channels, labels=args.labels,
+                          split=args.split, preview=preview, verify=args.verify,
+                          near_duplicates=args.near_duplicates, progress=not args.no_progress)
+    print(json.dumps(report.to_json(), indent=2) if args.json else "\n".join(report.lines()))
+    return 0
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -206,6 +217,14 @@ def _truncation(text: str) -> float:
 SEED = _integer(0, 2**31 - 2)
 
 
+def _resolution(text: str) -> int:
+    """A training resolution: a power of two from 4 to 1024, as data.resolution takes."""
+    value = _integer(4, 1024)(text)
+    if value & (value - 1):
+        raise argparse.ArgumentTypeError(f"must be a power of two from 4 to 1024 (e.g. 32), got {text}")
+    return value
+
+
 def _add_drawing_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="a checkpoint (.safetensors) or a run folder")
     parser.add_argument("--seed", type=SEED, default=0, help="latent seed (default 0)")
@@ -228,6 +247,28 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="steadygan", description="Train GANs that do not fall apart.")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    data = commands.add_parser(
+        "data", help="what the loader will see of a data source, without training",
+        description="Lists a folder, zip, MNIST IDX files or a built-in and reads each image's header: the count, "
+                    "the sizes and how many each resolution crops or finds too small, the modes, the classes and "
+                    "their balance, exact duplicates, every unreadable file, the cache, and a preview grid of what "
+                    "training sees after resizing and cropping.")
+    data.add_argument("source", help="a folder or .zip of images, MNIST IDX files, digits or stacked:digits")
+    data.add_argument("--resolution", type=_resolution, help="report (and preview) this training resolution only")
+    data.add_argument("--channels", type=int, choices=(0, 1, 3), default=0,
+                      help="channels training uses: 1 grey, 3 RGB, 0 as stored (data.channels)")
+    data.add_argument("--labels", default="auto", help="auto, none, folders or csv (data.labels)")
+    data.add_argument("--split", default="", help="only this split, e.g. train (data.split)")
+    data.add_argument("--preview", help="the preview grid PNG (default NAME-preview.png, NAME the source's)")
+    data.add_argument("--no-preview", action="store_true", help="write no preview grid")
+    data.add_argument("--verify", action="store_true",
+                      help="decode every image in full (finds files damaged after their header; slower)")
+    data.add_argument("--near-duplicates", action="store_true",
+                      help="also find near-duplicates (decodes every image; difference hashes and thumbnails)")
+    data.add_argument("--json", action="store_true", help="everything, as JSON")
+    data.add_argument("--no-progress", action="store_true")
+    data.set_defaults(run=_data)
 
     train = commands.add_parser("train", help="train a recipe, or resume a run",
                                 description="Train a recipe. Any config field can be set as section.key=value, "
