@@ -12,10 +12,11 @@ from .errors import CheckpointError, ConfigError, DataError, SteadyganError
 from .generate import info, interpolate, load_generator, sample, style_mix
 from .metrics import evaluate_checkpoint as evaluate
 from .metrics import evaluate_folders
+from .run_list import list_runs
 from .train import Trainer, TrainResult, train
 
 __version__ = "0.1.0"
 
 __all__ = ["CheckpointError", "Config", "ConfigError", "DataError", "SteadyganError", "TrainResult", "Trainer",
-           "evaluate", "evaluate_folders", "info", "inspect_data", "interpolate", "load_config", "load_generator",
-           "sample", "style_mix", "train"]
+           "evaluate", "evaluate_folders", "info", "inspect_data", "interpolate", "list_runs", "load_config",
+           "load_generator", "sample", "style_mix", "train"]

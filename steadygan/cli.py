@@ -1,4 +1,4 @@
-"""The `steadygan` command: data, train, sample, interpolate, mix, animate, doctor, compare, evaluate,
+"""The `steadygan` command: data, train, runs, sample, interpolate, mix, animate, doctor, compare, evaluate,
 train-classifier, info, recipes."""
 
 from __future__ import annotations
@@ -37,6 +37,17 @@ def _data(args: argparse.Namespace) -> int:
                           split=args.split, preview=preview, verify=args.verify,
                           near_duplicates=args.near_duplicates, progress=not args.no_progress)
     print(json.dumps(report.to_json(), indent=2) if args.json else "\n".join(report.lines()))
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from .run_list import list_runs, table
+
+    runs = list_runs(args.folder)
+    if args.json:
+        print(json.dumps([run.to_json() for run in runs], indent=2))
+    else:
+        print(table(runs, args.folder) if runs else f"no runs under {args.folder}")
     return 0
 
 
@@ -288,6 +299,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard event files")
     train.add_argument("overrides", nargs="*", metavar="section.key=value")
     train.set_defaults(run=_train)
+
+    runs = commands.add_parser("runs", help="a table of the runs under a folder",
+                               description="Every run folder under FOLDER (default runs): recipe, data, step of "
+                                           "total, state (finished, stopped, running, diverged), the best FID and "
+                                           "KID with their steps, training time and the doctor's findings.")
+    runs.add_argument("folder", nargs="?", default="runs", help="a folder of run folders (default runs)")
+    runs.add_argument("--json", action="store_true", help="every run, as JSON")
+    runs.set_defaults(run=_runs)
 
     sample = commands.add_parser("sample", help="draw samples from a checkpoint")
     _add_drawing_options(sample)
