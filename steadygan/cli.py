@@ -1,5 +1,5 @@
 """The `steadygan` command: data, train, runs, sample, interpolate, mix, animate, doctor, compare, evaluate,
-train-classifier, info, recipes."""
+train-classifier, export, info, recipes."""
 
 from __future__ import annotations
 
@@ -48,6 +48,16 @@ def _runs(args: argparse.Namespace) -> int:
         print(json.dumps([run.to_json() for run in runs], indent=2))
     else:
         print(table(runs, args.folder) if runs else f"no runs under {args.folder}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_generator
+
+    result = export_generator(args.checkpoint, format=args.format, out=args.out, truncation=args.truncation,
+                              class_label=args.class_label, uint8=args.uint8, ema=not args.raw, seed=args.seed)
+    print(f"wrote {result.path} and {result.usage_path}; {result.note}")
+    print(result.usage)
     return 0
 
 
@@ -426,6 +436,28 @@ def build_parser() -> argparse.ArgumentParser:
     classifier.add_argument("--seed", type=SEED, default=0)
     classifier.add_argument("--no-progress", action="store_true")
     classifier.set_defaults(run=_train_classifier)
+
+    export = commands.add_parser(
+        "export", help="the generator as a TorchScript or ONNX file that loads without steadygan",
+        description="Writes the EMA generator (latents, and class labels for a conditional model, to images) as "
+                    "one file, checks the written file against steadygan's generator on the same latents, and "
+                    "writes a usage example beside it. Progressive models export at their final resolution; "
+                    "style-based ones carry the mapping and synthesis networks with the truncation in w.")
+    export.add_argument("checkpoint", help="a checkpoint (.safetensors) or a run folder")
+    export.add_argument("--format", default="torchscript",
+                        help="torchscript (plain PyTorch, torch.jit.load; the default) or onnx (onnxruntime; "
+                             "pip install 'steadygan[onnx]')")
+    export.add_argument("--out", help="the file to write (default RUN/export/generator.pt or .onnx)")
+    export.add_argument("--truncation", type=_truncation, default=None,
+                        help="a style-based G's psi, baked in; for others the usage example draws z within +-T")
+    export.add_argument("--class", dest="class_label", default=None,
+                        help="a conditional model's class, baked in (its name or index); without it the file "
+                             "takes class labels")
+    export.add_argument("--uint8", action="store_true",
+                        help="return (N, H, W, C) uint8 images instead of (N, C, H, W) floats in [-1, 1]")
+    export.add_argument("--raw", action="store_true", help="export the raw G instead of its EMA")
+    export.add_argument("--seed", type=SEED, default=0, help="latent seed of the check (default 0)")
+    export.set_defaults(run=_export)
 
     info = commands.add_parser("info", help="describe a checkpoint")
     info.add_argument("checkpoint", help="a checkpoint (.safetensors) or a run folder")
