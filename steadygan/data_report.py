@@ -388,6 +388,33 @@ def _preview_indices(listing: Listing, usable: list[int]) -> tuple[list[int], in
     return spread(usable, PREVIEW_IMAGES), None
 
 
+def _near_duplicate_groups(facts: list[ImageFacts]) -> list[list[int]]:
+    """Groups (positions in `facts`) of images that are near-duplicates of each other, exact copies aside."""
+    hashes = np.array([f.dhash for f in facts], dtype=np.uint64)
+    thumbnails = np.stack([f.thumbnail for f in facts if f.thumbnail is not None])
+    pairs = ((i, j) for i, j in close_pairs(hashes, NEAR_DUPLICATE_BITS) if facts[i].digest != facts[j].digest
+             and float(thumbnails[i] @ thumbnails[j]) >= NEAR_DUPLICATE_CORRELATION)
+    return _groups(pairs, len(facts))
+
+
+def _write_preview(listing: Listing, usable: list[int], path: Path, resolution: int, channels: int,
+                   upscaled: bool) -> dict[str, Any] | None:
+    """The preview grid of some usable images decoded as training decodes them; None when none decodes."""
+    chosen, per_row = _preview_indices(listing, usable)
+    decoded = {}
+    for index in chosen:
+        try:
+            decoded[index] = decode_entry(listing, index, resolution, channels, upscaled)
+        except DataError:
+            continue  # damaged after its header: listed as unreadable with --verify
+    if not decoded:
+        return None
+    images = torch.from_numpy(np.stack(list(decoded.values())))
+    save_image(make_grid(to_unit_range(images), per_row), path, WRITER)
+    return {"path": str(path), "resolution": resolution, "images": len(decoded), "per_row": per_row,
+            "files": list(decoded)}
+
+
 def inspect_data(source: str, *, resolution: int | None = None, channels: int = 0, labels: str = "auto",
                  split: str = "", preview: str | Path | None = None, verify: bool = False,
                  near_duplicates: bool = False, progress: bool = True) -> DataReport:
@@ -425,32 +452,17 @@ def inspect_data(source: str, *, resolution: int | None = None, channels: int = 
         by_digest[f.digest].append(f.index)
     duplicates = sorted((group for group in by_digest.values() if len(group) > 1), key=lambda g: (-len(g), g[0]))
     conflicting = sum(len({listing.labels[i] for i in group}) > 1 for group in duplicates) if listing.labels else 0
-    near = None
-    if near_duplicates:
-        hashes = np.array([f.dhash for f in facts], dtype=np.uint64)
-        thumbnails = np.stack([f.thumbnail for f in facts if f.thumbnail is not None])
-        pairs = ((i, j) for i, j in close_pairs(hashes, NEAR_DUPLICATE_BITS) if facts[i].digest != facts[j].digest
-                 and float(thumbnails[i] @ thumbnails[j]) >= NEAR_DUPLICATE_CORRELATION)
-        near = [[location(facts[k].index) for k in group] for group in _groups(pairs, len(facts))]
-
-    modes = Counter(f.mode for f in facts)
+    near = ([[location(facts[k].index) for k in group] for group in _near_duplicate_groups(facts)]
+            if near_duplicates else None)
     preview_info = None
     if preview_path is not None and facts:
         preview_resolution = resolution or _preview_resolution(short, upscaled)
-        fits = (np.ones_like(short, dtype=bool) if upscaled else short >= preview_resolution)
-        chosen, per_row = _preview_indices(listing, [f.index for f, ok in zip(facts, fits, strict=True) if ok])
-        decoded = {}
-        for index in chosen:
-            try:
-                decoded[index] = decode_entry(listing, index, preview_resolution, channels, upscaled)
-            except DataError:
-                continue  # damaged after its header: listed as unreadable with --verify
-        chosen = list(decoded)
-        if chosen:
-            images = torch.from_numpy(np.stack(list(decoded.values())))
-            save_image(make_grid(to_unit_range(images), per_row), preview_path, WRITER)
-            preview_info = {"path": str(preview_path), "resolution": preview_resolution, "images": len(chosen),
-                            "per_row": per_row, "files": [location(i) for i in chosen]}
+        fits = np.ones_like(short, dtype=bool) if upscaled else short >= preview_resolution
+        usable = [f.index for f, ok in zip(facts, fits, strict=True) if ok]
+        preview_info = _write_preview(listing, usable, preview_path, preview_resolution, channels, upscaled)
+        if preview_info is not None:
+            preview_info["files"] = [location(i) for i in preview_info["files"]]
+    modes = Counter(f.mode for f in facts)
     sizes = Counter(f"{w}x{h}" for w, h in zip(width.tolist(), height.tolist(), strict=True))
     crop = 1 - short / np.maximum(long, 1)
     return DataReport(

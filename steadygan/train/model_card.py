@@ -40,7 +40,7 @@ class RunFacts:
     images: int  # real images shown to D
     seconds: float  # wall time over every session
     hardware: str
-    data: dict[str, Any]  # name, count, held_out, channels, class_names
+    data: dict[str, Any]  # name, kind, count, held_out, channels, class_names
     findings: list[Finding]
 
 
@@ -139,7 +139,8 @@ def render(facts: RunFacts) -> str:
     lines += ["## Data", "", *_table([
         ("source", _cell(config.data.source) + split),
         ("images", f"{data['count']:,} ({data['held_out']:,} of them held out from training for the doctor)"),
-        ("resolution", f"{config.data.resolution}x{config.data.resolution}, {data['channels']} channel(s)"),
+        ("resolution", f"{config.data.resolution}x{config.data.resolution}, {data['channels']} channel(s)"
+                       if data["kind"] == "image" else "2-D points"),
         ("classes", (f"{len(classes)}: {named}" + (" (a conditional model)" if config.model.conditional else ""))
          if classes else "none")]), ""]
     lines += ["## Training", "", *_table([

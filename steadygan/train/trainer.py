@@ -236,8 +236,8 @@ class Trainer(TrainingRun):
             out_dir=self.out_dir, config=self.config, recipe=self.state.recipe, state=state, step=self.step,
             images=images_shown(self.config, self.step), seconds=self.state.train_seconds(),
             hardware=describe_hardware(self.device, self.ranks.world, self.precision.name),
-            data={"name": self.dataset.name, "count": len(self.dataset), "held_out": self.held_out,
-                  "channels": self.dataset.shape()[0] if self.dataset.kind == "image" else 2,
+            data={"name": self.dataset.name, "kind": self.dataset.kind, "count": len(self.dataset),
+                  "held_out": self.held_out, "channels": self.dataset.shape()[0],
                   "class_names": list(self.dataset.class_names)},
             findings=list(self.doctor.findings.values()))
         return write_model_card(facts)
