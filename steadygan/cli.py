@@ -1,5 +1,5 @@
-"""The `steadygan` command: train, sample, interpolate, mix, animate, doctor, compare, evaluate, train-classifier,
-info, recipes."""
+"""The `steadygan` command: data, train, runs, sample, interpolate, mix, animate, doctor, compare, evaluate,
+train-classifier, export, info, recipes."""
 
 from __future__ import annotations
 
@@ -27,6 +27,38 @@ SHORTCUTS = {
     "seed": "train.seed",
     "device": "train.device",
 }
+
+
+def _data(args: argparse.Namespace) -> int:
+    from .data_report import default_preview, inspect_data
+
+    preview = None if args.no_preview else args.preview or default_preview(args.source)
+    report = inspect_data(args.source, resolution=args.resolution, channels=args.channels, labels=args.labels,
+                          split=args.split, preview=preview, verify=args.verify,
+                          near_duplicates=args.near_duplicates, progress=not args.no_progress)
+    print(json.dumps(report.to_json(), indent=2) if args.json else "\n".join(report.lines()))
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from .run_list import list_runs, table
+
+    runs = list_runs(args.folder)
+    if args.json:
+        print(json.dumps([run.to_json() for run in runs], indent=2))
+    else:
+        print(table(runs, args.folder) if runs else f"no runs under {args.folder}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_generator
+
+    result = export_generator(args.checkpoint, format=args.format, out=args.out, truncation=args.truncation,
+                              class_label=args.class_label, uint8=args.uint8, ema=not args.raw, seed=args.seed)
+    print(f"wrote {result.path} and {result.usage_path}; {result.note}")
+    print(result.usage)
+    return 0
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -206,6 +238,14 @@ def _truncation(text: str) -> float:
 SEED = _integer(0, 2**31 - 2)
 
 
+def _resolution(text: str) -> int:
+    """A training resolution: a power of two from 4 to 1024, as data.resolution takes."""
+    value = _integer(4, 1024)(text)
+    if value & (value - 1):
+        raise argparse.ArgumentTypeError(f"must be a power of two from 4 to 1024 (e.g. 32), got {text}")
+    return value
+
+
 def _add_drawing_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="a checkpoint (.safetensors) or a run folder")
     parser.add_argument("--seed", type=SEED, default=0, help="latent seed (default 0)")
@@ -229,6 +269,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="steadygan", description="Train GANs that do not fall apart.")
     commands = parser.add_subparsers(dest="command", required=True)
 
+    data = commands.add_parser(
+        "data", help="what the loader will see of a data source, without training",
+        description="Lists a folder, zip, MNIST IDX files or a built-in and reads each image's header: the count, "
+                    "the sizes and how many each resolution crops or finds too small, the modes, the classes and "
+                    "their balance, exact duplicates, every unreadable file, the cache, and a preview grid of what "
+                    "training sees after resizing and cropping.")
+    data.add_argument("source", help="a folder or .zip of images, MNIST IDX files, digits or stacked:digits")
+    data.add_argument("--resolution", type=_resolution, help="report (and preview) this training resolution only")
+    data.add_argument("--channels", type=int, choices=(0, 1, 3), default=0,
+                      help="channels training uses: 1 grey, 3 RGB, 0 as stored (data.channels)")
+    data.add_argument("--labels", default="auto", help="auto, none, folders or csv (data.labels)")
+    data.add_argument("--split", default="", help="only this split, e.g. train (data.split)")
+    data.add_argument("--preview", help="the preview grid PNG (default NAME-preview.png, NAME the source's)")
+    data.add_argument("--no-preview", action="store_true", help="write no preview grid")
+    data.add_argument("--verify", action="store_true",
+                      help="decode every image in full (finds files damaged after their header; slower)")
+    data.add_argument("--near-duplicates", action="store_true",
+                      help="also find near-duplicates (decodes every image; difference hashes and thumbnails)")
+    data.add_argument("--json", action="store_true", help="everything, as JSON")
+    data.add_argument("--no-progress", action="store_true")
+    data.set_defaults(run=_data)
+
     train = commands.add_parser("train", help="train a recipe, or resume a run",
                                 description="Train a recipe. Any config field can be set as section.key=value, "
                                             "e.g. optim.d_lr=4e-4 model.spectral_norm=true.")
@@ -247,6 +309,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-tensorboard", action="store_true", help="no TensorBoard event files")
     train.add_argument("overrides", nargs="*", metavar="section.key=value")
     train.set_defaults(run=_train)
+
+    runs = commands.add_parser("runs", help="a table of the runs under a folder",
+                               description="Every run folder under FOLDER (default runs): recipe, data, step of "
+                                           "total, state (finished, stopped, running, diverged), the best FID and "
+                                           "KID with their steps, training time and the doctor's findings.")
+    runs.add_argument("folder", nargs="?", default="runs", help="a folder of run folders (default runs)")
+    runs.add_argument("--json", action="store_true", help="every run, as JSON")
+    runs.set_defaults(run=_runs)
 
     sample = commands.add_parser("sample", help="draw samples from a checkpoint")
     _add_drawing_options(sample)
@@ -366,6 +436,28 @@ def build_parser() -> argparse.ArgumentParser:
     classifier.add_argument("--seed", type=SEED, default=0)
     classifier.add_argument("--no-progress", action="store_true")
     classifier.set_defaults(run=_train_classifier)
+
+    export = commands.add_parser(
+        "export", help="the generator as a TorchScript or ONNX file that loads without steadygan",
+        description="Writes the EMA generator (latents, and class labels for a conditional model, to images) as "
+                    "one file, checks the written file against steadygan's generator on the same latents, and "
+                    "writes a usage example beside it. Progressive models export at their final resolution; "
+                    "style-based ones carry the mapping and synthesis networks with the truncation in w.")
+    export.add_argument("checkpoint", help="a checkpoint (.safetensors) or a run folder")
+    export.add_argument("--format", default="torchscript",
+                        help="torchscript (plain PyTorch, torch.jit.load; the default) or onnx (onnxruntime; "
+                             "pip install 'steadygan[onnx]')")
+    export.add_argument("--out", help="the file to write (default RUN/export/generator.pt or .onnx)")
+    export.add_argument("--truncation", type=_truncation, default=None,
+                        help="a style-based G's psi, baked in; for others the usage example draws z within +-T")
+    export.add_argument("--class", dest="class_label", default=None,
+                        help="a conditional model's class, baked in (its name or index); without it the file "
+                             "takes class labels")
+    export.add_argument("--uint8", action="store_true",
+                        help="return (N, H, W, C) uint8 images instead of (N, C, H, W) floats in [-1, 1]")
+    export.add_argument("--raw", action="store_true", help="export the raw G instead of its EMA")
+    export.add_argument("--seed", type=SEED, default=0, help="latent seed of the check (default 0)")
+    export.set_defaults(run=_export)
 
     info = commands.add_parser("info", help="describe a checkpoint")
     info.add_argument("checkpoint", help="a checkpoint (.safetensors) or a run folder")

@@ -276,6 +276,19 @@ class Config:
 SECTIONS: dict[str, Any] = get_type_hints(Config)  # section name -> its dataclass
 
 
+def differing_settings(configs: list[Config], skip: Iterable[str] = ()) -> list[tuple[str, list[Any]]]:
+    """Each "section.key" whose value is not the same in all `configs` (those in `skip` left out), with
+    its value in each."""
+    dicts = [config.to_dict() for config in configs]
+    rows = []
+    for section, values in dicts[0].items():
+        for key in values:
+            column = [d[section][key] for d in dicts]
+            if f"{section}.{key}" not in skip and any(value != column[0] for value in column):
+                rows.append((f"{section}.{key}", column))
+    return rows
+
+
 @cache
 def _comments() -> dict[str, str]:
     """"section.key" -> the comment that documents it in this module's schema (the full-line comments just

@@ -25,12 +25,39 @@ LOCK_NAME = ".steadygan.lock"
 # What a training run (and `animate` beside it) writes; a folder holding any marker holds a run.
 RUN_MARKERS = ("config.yaml", "metrics.jsonl", "checkpoints")
 RUN_OUTPUTS = (*RUN_MARKERS, "samples", "tensorboard", "loss.png", "evaluation.json", "training.gif")
+MODEL_CARD = "README.md"  # written at the end of every training session (steadygan.train.model_card)
+MODEL_CARD_MARK = "<!-- model card written by steadygan train; replaced at the end of every training session -->"
 TEMPORARY = re.compile(r"^\..+\.\d+\.tmp$")  # steadygan.storage.atomic's temporary names: .NAME.PID.tmp
 NUMBERED = re.compile(r"^(\d{5,})-")
 
 
 def holds_run(folder: Path) -> bool:
     return any((folder / name).exists() for name in RUN_MARKERS)
+
+
+def is_model_card(path: Path) -> bool:
+    """Whether a file is a model card a training run wrote (a README.md of the user's never is)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.readline(len(MODEL_CARD_MARK) + 2).decode("utf-8", "replace").rstrip() == MODEL_CARD_MARK
+    except OSError:
+        return False
+
+
+def is_locked(folder: Path) -> bool:
+    """Whether a training process holds the folder's lock now. Probed with a shared lock that is released
+    at once; a process claiming the folder in that instant is refused, as if the folder were busy."""
+    try:
+        handle = open(folder / LOCK_NAME)  # noqa: SIM115  (closed below; closing releases the probe)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        return exc.errno in (errno.EAGAIN, errno.EACCES)
+    finally:
+        handle.close()
+    return False
 
 
 def _slug(name: str) -> str:
@@ -112,13 +139,16 @@ class RunFolder:
         return folder
 
     def remove_outputs(self) -> None:
-        """Delete what an earlier run wrote here (its checkpoints, logs, grids), nothing else."""
+        """Delete what an earlier run wrote here (its checkpoints, logs, grids, its model card), nothing else:
+        a README.md of the user's stays."""
         for name in RUN_OUTPUTS:
             target = self.path / name
             if target.is_dir() and not target.is_symlink():
                 shutil.rmtree(target)
             elif target.exists() or target.is_symlink():
                 target.unlink()
+        if is_model_card(self.path / MODEL_CARD) and not (self.path / MODEL_CARD).is_symlink():
+            (self.path / MODEL_CARD).unlink()
 
     def remove_temporary_files(self) -> None:
         """Half-written files of a process that died inside an atomic write (kill -9, power loss)."""

@@ -164,6 +164,10 @@ def test_layers_point_one_way():
             assert "Trainer" not in path.read_text(), path  # units get narrow inputs, never the trainer
     for unit in ("ema", "doctor", "evaluation", "step", "batches", "state"):
         assert "Trainer" not in (PACKAGE / "train" / f"{unit}.py").read_text(), unit
+    commands = {"cli", "data_report", "run_list", "export"}  # the application layer's command modules
+    for path, imported in modules.items():
+        if path.relative_to(PACKAGE).with_suffix("").as_posix() not in {*commands, "__init__", "__main__"}:
+            assert not imported & commands, path  # nothing below the application layer uses a command
 
 
 def test_the_techniques_command_prints_the_catalog(capsys):

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import differing_settings
 from ..growth import images_shown
 from ..storage.atomic import write_atomic
 from ..storage.checkpoint import LAST, read_meta
@@ -258,17 +259,9 @@ def render_html(summaries: list[Summary], title: str, budget: int) -> str:
 
 
 def _differing_settings(summaries: list[Summary]) -> list[tuple[str, list]]:
-    configs = [s.plan.config.to_dict() for s in summaries]
-    rows = []
-    for section, values in configs[0].items():
-        for key in values:
-            if (section, key) in {("train", "out_dir"), ("train", "steps"), ("train", "eval_every"),
-                                  ("train", "sample_every")}:
-                continue  # differ by construction: the budget in each variant's steps
-            column = [c[section][key] for c in configs]
-            if any(v != column[0] for v in column):
-                rows.append((f"{section}.{key}", column))
-    return rows
+    # the folders, and the budget in each variant's steps, differ by construction
+    return differing_settings([s.plan.config for s in summaries],
+                              skip=("train.out_dir", "train.steps", "train.eval_every", "train.sample_every"))
 
 
 def write_report(out: Path, plans: list[Plan], *, title: str, budget: int) -> tuple[Path, Path]:

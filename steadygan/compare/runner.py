@@ -176,5 +176,6 @@ def run_variant(plan: Plan, *, progress: bool = True) -> bool:
         trainer = Trainer.resume(plan.out_dir, [f"data.cache_dir={plan.config.data.cache_dir}"], progress=progress,
                                  tensorboard=False, callbacks=callbacks)
     else:  # nothing to resume: whatever an attempt left before its first checkpoint is replaced
-        trainer = Trainer(plan.config, progress=progress, tensorboard=False, callbacks=callbacks, overwrite=True)
+        trainer = Trainer(plan.config, progress=progress, tensorboard=False, callbacks=callbacks, overwrite=True,
+                          recipe=plan.variant.recipe)
     return trainer.fit().completed

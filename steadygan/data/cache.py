@@ -58,12 +58,23 @@ def _decode_all(listing: Listing, target: np.ndarray, resolution: int, channels:
                 bar.update(1)
 
 
+def cache_path(listing: Listing, resolution: int, channels: int, cache_dir: str = "") -> Path:
+    """The cache file of a listing's images at one resolution and channel count."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", listing.name)
+    return cache_root(cache_dir) / f"{stem}-{resolution}px-{channels}ch-{cache_key(listing, resolution, channels)}.npy"
+
+
+def is_cached(listing: Listing, resolution: int, channels: int, cache_dir: str = "") -> bool:
+    """Whether the cache holds a complete file of these images (its header read, no pixels)."""
+    shape = (len(listing.entries), channels, resolution, resolution)
+    return _complete(cache_path(listing, resolution, channels, cache_dir), shape) is not None
+
+
 def cached_images(listing: Listing, resolution: int, channels: int, *, cache_dir: str = "",
                   allow_upscale: bool = False, progress: bool = True) -> np.ndarray:
     """(N, channels, resolution, resolution) uint8, memory-mapped from the cache (decoding on a miss)."""
-    root = cache_root(cache_dir)
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", listing.name)
-    path = root / f"{stem}-{resolution}px-{channels}ch-{cache_key(listing, resolution, channels)}.npy"
+    path = cache_path(listing, resolution, channels, cache_dir)
+    root = path.parent
     shape = (len(listing.entries), channels, resolution, resolution)
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -77,13 +88,9 @@ def cached_images(listing: Listing, resolution: int, channels: int, *, cache_dir
 def _memory_mapped(path: Path, shape: tuple[int, ...], fill: Callable[[np.ndarray], None]) -> np.ndarray:
     """The uint8 array of `shape` memory-mapped from `path`; written atomically by fill(target) when the
     file is missing, damaged or of another shape."""
-    if path.is_file():
-        try:
-            array = np.load(path, mmap_mode="r")
-            if array.shape == shape and array.dtype == np.uint8:
-                return array
-        except (OSError, ValueError):
-            pass  # rebuilt below
+    array = _complete(path, shape)
+    if array is not None:
+        return array
     remove_abandoned_files(path)
     with atomic_path(path) as tmp:
         target = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
@@ -91,6 +98,18 @@ def _memory_mapped(path: Path, shape: tuple[int, ...], fill: Callable[[np.ndarra
         target.flush()
         del target
     return np.load(path, mmap_mode="r")
+
+
+def _complete(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The uint8 array of `shape` memory-mapped from `path`; None when the file is missing, damaged or of
+    another shape."""
+    if not path.is_file():
+        return None
+    try:
+        array = np.load(path, mmap_mode="r")
+    except (OSError, ValueError):
+        return None
+    return array if array.shape == shape and array.dtype == np.uint8 else None
 
 
 def remove_abandoned_files(path: Path) -> None:

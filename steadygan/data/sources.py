@@ -51,6 +51,9 @@ class Listing:
     native_channels: int = 3
     class_names: list[str] = field(default_factory=list)
     origin: str = ""  # prefix that turns an entry into a location a person can find
+    labels_from: str = ""  # where the labels come from: labels.csv, folders, IDX labels, built-in
+    unlisted: list[str] = field(default_factory=list)  # images left out because labels.csv does not list them
+    unmatched_rows: int = 0  # labels.csv rows that name no image of the source
 
     def location(self, entry: str) -> str:
         return f"{self.origin}{entry}"
@@ -120,15 +123,25 @@ def _regular_file(path: Path, limit: int = MAX_FILE_BYTES) -> os.stat_result:
     return info
 
 
-def _list_container(path: Path) -> tuple[list[str], Callable[[str], bytes], str]:
-    """All file names (posix, relative), a reader, and a fingerprint of a folder or a zip."""
+def _list_container(path: Path, skipped: list[str] | None = None) -> tuple[list[str], Callable[[str], bytes], str]:
+    """All file names (posix, relative), a reader, and a fingerprint of a folder or a zip. A file that cannot
+    be read (not a regular file, a broken link, too large) is an error, or with `skipped` left out of the
+    names and its error message added there."""
     if path.is_dir():
         names = []
         for root, dirs, files in os.walk(path):
             dirs[:] = sorted(d for d in dirs if _is_visible((d,)))
             rel = Path(root).relative_to(path)
             names += [(rel / f).as_posix() for f in files if _is_visible((f,))]
-        stats = [(n, _regular_file(path / n)) for n in names if n.lower().endswith((*IMAGE_SUFFIXES, ".csv"))]
+        stats = []
+        for name in [n for n in names if n.lower().endswith((*IMAGE_SUFFIXES, ".csv"))]:
+            try:
+                stats.append((name, _regular_file(path / name)))
+            except DataError as exc:
+                if skipped is None:
+                    raise
+                skipped.append(str(exc))
+                names.remove(name)
         fingerprint = hashlib.sha1(repr([(n, s.st_size, s.st_mtime_ns) for n, s in sorted(stats)]).encode())
         return names, lambda name: (path / name).read_bytes(), f"dir:{path.resolve()}:{fingerprint.hexdigest()}"
     try:
@@ -187,8 +200,11 @@ def _apply_labels(listing: Listing, names: list[str], read: Callable[[str], byte
         if not any(e in table for e in listing.entries):
             raise DataError(f"no image in '{where}' is listed in its {csv_name}; its file column must hold "
                             f"paths relative to the csv, like {listing.entries[0][len(base) + 1 if base else 0:]}")
+        listing.unlisted = [e for e in listing.entries if e not in table]
+        listing.unmatched_rows = len(table.keys() - set(listing.entries))
         listing.entries = [e for e in listing.entries if e in table and (not split or table[e][1] == split)]
         listing.labels = [table[e][0] for e in listing.entries]
+        listing.labels_from = csv_name
     else:
         if split:
             listing.entries = [e for e in listing.entries if PurePosixPath(e).parts[0] == split]
@@ -198,14 +214,15 @@ def _apply_labels(listing: Listing, names: list[str], read: Callable[[str], byte
                 raise DataError(f"data.labels=folders needs images in at least 2 sub-folders of '{where}' "
                                 "(one per class); use data.labels=none for unlabelled images")
             listing.labels = folders
+            listing.labels_from = "folders"
     if split and not listing.entries:
         raise DataError(f"no images of split '{split}' in '{where}'; check data.split")
     if listing.labels is not None:
         listing.class_names = _sorted_classes(set(listing.labels))
 
 
-def list_image_files(path: Path, labels: str, split: str) -> Listing:
-    names, read, fingerprint = _list_container(path)
+def list_image_files(path: Path, labels: str, split: str, skipped: list[str] | None = None) -> Listing:
+    names, read, fingerprint = _list_container(path, skipped)
     entries = _image_entries(names)
     if not entries:
         raise DataError(f"no images ({', '.join(s[1:] for s in IMAGE_SUFFIXES)}) found in '{path}'; "
@@ -282,6 +299,7 @@ def list_idx(path: Path, labels: str, split: str) -> Listing:
             raise DataError(f"the labels beside '{path}' count {len(values)} items for {len(decoded)} images")
         listing.labels = [str(v) for v in values]
         listing.class_names = _sorted_classes(set(listing.labels))
+        listing.labels_from = "IDX labels"
     return listing
 
 
@@ -298,6 +316,7 @@ def list_digits(labels: str) -> Listing:
     if labels != "none":
         listing.labels = [str(t) for t in digits.target]
         listing.class_names = [str(i) for i in range(10)]
+        listing.labels_from = "built-in"
     return listing
 
 
@@ -323,10 +342,13 @@ def list_stacked(base_source: str, labels: str, split: str) -> Listing:
     if labels != "none":
         listing.labels = ["".join(row) for row in digits]
         listing.class_names = sorted(set(listing.labels))
+        listing.labels_from = "built-in"
     return listing
 
 
-def list_source(source: str, labels: str, split: str) -> Listing:
+def list_source(source: str, labels: str, split: str, skipped: list[str] | None = None) -> Listing:
+    """The images a data source names, with their labels. A file of a folder that cannot be read at all is
+    an error, or with `skipped` left out and its error message added there (`steadygan data`)."""
     if labels not in LABEL_MODES:
         raise DataError(f"data.labels={labels} is not one of: {', '.join(LABEL_MODES)}")
     if source == "digits":
@@ -355,7 +377,7 @@ def list_source(source: str, labels: str, split: str) -> Listing:
                             "data.source at the folder")
         raise DataError(f"data source '{path}' is a single file; give a folder or a .zip of images, or "
                         "MNIST IDX files")
-    return list_image_files(path, labels, split)
+    return list_image_files(path, labels, split, skipped)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -410,15 +432,17 @@ def to_mode(image: Image.Image, mode: str) -> Image.Image:
     return image.convert(mode)
 
 
-def open_image(payload: bytes, where: str) -> Image.Image:
+def open_image(payload: bytes, where: str, decode: bool = True) -> Image.Image:
     """Decoded image bytes; any failure of the decoder on damaged or hostile bytes is a DataError naming the
-    file, and images beyond Pillow's pixel limit (decompression bombs) are refused before they are decoded."""
+    file, and images beyond Pillow's pixel limit (decompression bombs) are refused before they are decoded.
+    With `decode=False` only the header is read (size, mode): a file damaged after it passes."""
     try:
         image = Image.open(io.BytesIO(payload))
         if image.width * image.height > (Image.MAX_IMAGE_PIXELS or math.inf):
             raise DataError(f"image '{where}' is {image.width}x{image.height} pixels, past the decoder's limit of "
                             f"{Image.MAX_IMAGE_PIXELS:,} (a decompression bomb?); remove that file")
-        image.load()
+        if decode:
+            image.load()
         return image
     except DataError:
         raise

@@ -32,7 +32,7 @@ class Decoder(nn.Module):
         self.output = nn.Conv2d(width, channels, 3, 1, 1)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        x = self.input(h).view(len(h), self.width, 8, 8)
+        x = self.input(h).view(h.shape[0], self.width, 8, 8)
         for i, scale in enumerate(self.scales):
             x = scale(x if i == 0 else F.interpolate(x, scale_factor=2, mode="nearest"))
         return torch.tanh(self.output(x))

@@ -99,7 +99,7 @@ class BigGANGenerator(Generator):
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         first, conditions = self.conditions(z, y)
-        h = self.input(first).view(len(z), self.base_width, 4, 4)
+        h = self.input(first).view(z.shape[0], self.base_width, 4, 4)
         for block, attend, c in zip(self.blocks, self.attention, conditions, strict=True):
             h = attend(block(h, c))
         return torch.tanh(self.output(torch.relu(self.norm(h))))

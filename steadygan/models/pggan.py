@@ -70,7 +70,7 @@ class ProgressiveGenerator(Progressive, Generator):
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, depth: int | None = None,
                 alpha: float | None = None) -> torch.Tensor:
         depth, alpha = self._phase(depth, alpha)
-        x = self.first(self.input(z).view(len(z), -1, 4, 4))
+        x = self.first(self.input(z).view(z.shape[0], -1, 4, 4))
         previous = x
         for block in self.blocks[:depth]:
             previous = x

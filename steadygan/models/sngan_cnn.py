@@ -33,7 +33,7 @@ class SNGANCNNGenerator(Generator):
         init_normal(self)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.input(z).view(len(z), self.base_width, 4, 4)
+        h = self.input(z).view(z.shape[0], self.base_width, 4, 4)
         h = torch.relu(self.norms[0](h, y))
         for up, norm in zip(self.ups, self.norms[1:], strict=True):
             h = torch.relu(norm(up(h), y))

@@ -118,7 +118,7 @@ class SNGANResNetGenerator(Generator):
         self.output = _conv(widths[-1], channels, 3, 1.0)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.input(z).view(len(z), self.base_width, 4, 4)
+        h = self.input(z).view(z.shape[0], self.base_width, 4, 4)
         for block, attend in zip(self.blocks, self.attention, strict=True):
             h = attend(block(h, y))
         return torch.tanh(self.output(torch.relu(self.norm(h))))

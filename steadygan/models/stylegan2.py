@@ -143,7 +143,7 @@ class SynthesisNetwork(nn.Module):
         self.register_buffer("kernel", fir_filter())
 
     def forward(self, ws: torch.Tensor) -> torch.Tensor:
-        x, image = self.const.expand(len(ws), *self.const.shape), None
+        x, image = self.const.expand(ws.shape[0], *self.const.shape), None
         for block, styles in zip(self.blocks, self.style_slices, strict=True):
             x, rgb = block(x, ws[:, styles])
             if rgb is not None:

@@ -26,7 +26,9 @@ def fir_filter(taps: tuple[float, ...] = (1, 3, 3, 1)) -> torch.Tensor:
 
 
 def _depthwise(x: torch.Tensor, kernel: torch.Tensor, stride: int = 1) -> torch.Tensor:
-    channels = x.shape[1]
+    # A plain int even in a traced graph (where sizes are tensors): the filter's shape is then fixed, as an
+    # ONNX convolution needs it to be; a layer's channels never change.
+    channels = int(x.shape[1])
     weight = kernel.to(x.dtype).flip(0, 1)[None, None].expand(channels, 1, *kernel.shape)
     return F.conv2d(x, weight, stride=stride, groups=channels)
 
@@ -109,7 +111,9 @@ class ModulatedConv2d(nn.Module):
 
     Two equal ways to run it, chosen as the official code chooses: in eval mode one grouped convolution
     with every sample's own weights; in training the shared weights on inputs scaled by the styles, the
-    outputs then scaled by the demodulation factors (a plain batched convolution, lighter to differentiate)."""
+    outputs then scaled by the demodulation factors (a plain batched convolution, lighter to differentiate).
+    `grouped = False` takes the second way in eval mode too: its graph does not depend on the batch size,
+    which an exported generator needs (a grouped convolution's group count is the batch size)."""
 
     kernel: torch.Tensor
 
@@ -121,6 +125,7 @@ class ModulatedConv2d(nn.Module):
         self.weight_gain = 1 / math.sqrt(in_channels * kernel_size * kernel_size)
         self.demodulate, self.up, self.padding = demodulate, up, kernel_size // 2
         self.register_buffer("kernel", fir_filter())
+        self.grouped = True
 
     def modulated_weights(self, w: torch.Tensor) -> torch.Tensor:
         """(N, out, in, k, k): every sample's own weights."""
@@ -133,7 +138,7 @@ class ModulatedConv2d(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         if self.up:
             x = upsample2d(x, self.kernel)
-        if self.training:
+        if self.training or not self.grouped:
             return self._separate(x, w)
         weight = self.modulated_weights(w)
         n, out_channels = weight.shape[:2]

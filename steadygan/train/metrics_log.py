@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -96,6 +97,21 @@ def read_records(path: Path) -> list[dict]:
         warn(f"{path}: dropped {len(dropped)} unreadable line(s) (line {', '.join(map(str, dropped[:5]))}"
              f"{', ...' if len(dropped) > 5 else ''}), e.g. one torn by a crash while it was written")
     return records
+
+
+SCORES = ("fid", "kid")  # the scores runs are ranked by, lower is better
+DIVERGED = "diverged"  # the last record of a run that stopped on NaN/inf weights, out of rollbacks
+
+
+def best_scores(records: list[dict]) -> dict[str, tuple[float, int]]:
+    """The lowest finite value of each score a run logged, with the step it was first reached at."""
+    best: dict[str, tuple[float, int]] = {}
+    for record in records:
+        for key in SCORES:
+            value = record.get(key)
+            if value is not None and math.isfinite(value) and (key not in best or value < best[key][0]):
+                best[key] = (value, record["step"])
+    return best
 
 
 def plot_losses(metrics_path: Path, out_path: Path) -> Path | None:

@@ -78,10 +78,11 @@ class TrainingRun:
     """Builds data, models, techniques and optimizers from a Config."""
 
     def __init__(self, config: Config, *, progress: bool = True, tensorboard: bool = True, run_name: str | None = None,
-                 continue_run: bool = False, overwrite: bool = False):
+                 continue_run: bool = False, overwrite: bool = False, recipe: str | None = None):
         """`config.train.out_dir` is the run folder ("" for a new numbered one, runs/NNNNN-`run_name`); it must
         not hold a run, unless `continue_run` (a resume) or `overwrite` (start over in it). The folder is
-        locked until `fit()` returns or `close()` is called."""
+        locked until `fit()` returns or `close()` is called. `recipe` names the recipe the config came from
+        (recorded in checkpoints; the model card lists the settings that differ from it)."""
         self.config = validate(config)
         self.ranks = ranks_from_environment()  # one process, or one of several started by torchrun
         self.progress = progress and self.ranks.main
@@ -92,7 +93,7 @@ class TrainingRun:
         self.out_dir = self.run.path
         config.train.out_dir = str(self.out_dir)
         try:
-            self._build(tensorboard)
+            self._build(tensorboard, recipe)
         except BaseException:
             self.run.abandon()
             raise
@@ -113,7 +114,7 @@ class TrainingRun:
             raise RunFolderError("the first training process could not claim the run folder; its error says why")
         return run or RunFolder(Path(path))
 
-    def _build(self, tensorboard: bool) -> None:
+    def _build(self, tensorboard: bool, recipe: str | None) -> None:
         config, train = self.config, self.config.train
         torch.manual_seed(train.seed)
         with self.ranks.main_first():  # rank 0 writes the image cache, the others read it
@@ -131,6 +132,7 @@ class TrainingRun:
             network.to(self.device, memory_format=self.memory_format)  # type: ignore[call-overload]
         self.precision = Precision(train.precision, self.device)
         heldout, trained = self._split_holdout()
+        self.held_out = len(heldout)
         self.stream = BatchStream(dataset, config.optim.batch_size, seed=train.seed, hflip=config.data.hflip,
                                   indices=trained, shard=(self.ranks.rank, self.ranks.world),
                                   workers=default_workers(config.data.workers))
@@ -155,7 +157,7 @@ class TrainingRun:
             batches=self.batches, stream=self.stream, techniques=self.techniques, precision=self.precision,
             evaluation=self.evaluation, device=self.device,
             data={"kind": dataset.kind, "shape": list(dataset.shape()), "num_classes": dataset.num_classes,
-                  "class_names": list(dataset.class_names), "name": dataset.name})
+                  "class_names": list(dataset.class_names), "name": dataset.name}, recipe=recipe)
         self.step_once = AdversarialStep(G=G, D=D, opt_G=self.opt_G, opt_D=self.opt_D, techniques=self.techniques,
                                          precision=self.precision, ranks=self.ranks, batches=self.batches,
                                          metrics=self.metrics, optim=config.optim, total_steps=train.steps)

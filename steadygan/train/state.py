@@ -27,10 +27,11 @@ class TrainingState:
     def __init__(self, *, config: Config, G: torch.nn.Module, D: torch.nn.Module, ema: EMA,
                  optimizers: dict[str, torch.optim.Optimizer], batches: Batches, stream: BatchStream,
                  techniques: Techniques, precision: Precision, evaluation: PeriodicEvaluation | None,
-                 device: torch.device, data: dict[str, Any]):
+                 device: torch.device, data: dict[str, Any], recipe: str | None = None):
         self.config, self.G, self.D, self.ema, self.optimizers = config, G, D, ema, optimizers
         self.batches, self.stream, self.techniques, self.precision = batches, stream, techniques, precision
         self.evaluation, self.device, self.data = evaluation, device, data
+        self.recipe = recipe  # the recipe the run started from, as given to `train` (for its model card)
         self.step = 0
         self.lr_scale, self.rollbacks = 1.0, 0  # lowered by every rollback after a divergence
         self._clock = (time.perf_counter(), 0.0)  # (when it was set, training seconds before then)
@@ -61,6 +62,7 @@ class TrainingState:
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         meta = {
             "step": self.step,
+            "recipe": self.recipe,
             "config": self.config.to_dict(),
             "stream": self.stream.state_dict(),
             "techniques": self.techniques.state_dict(),
@@ -91,6 +93,8 @@ class TrainingState:
         if self.evaluation is not None:
             self.evaluation.load_state_dict(meta.get("evaluation", {}))
         self.step = int(meta["step"])
+        recipe = meta.get("recipe")
+        self.recipe = recipe if isinstance(recipe, str) else None  # older checkpoints did not record it
         doctor = meta.get("doctor", {})
         lr_scale, rollbacks = float(doctor.get("lr_scale", 1.0)), int(doctor.get("rollbacks", 0))
         seconds = float(meta.get("train_seconds", 0.0))

@@ -7,17 +7,29 @@ update (constraints, state such as BEGAN's k_t or LeCam's averages, the EMA of G
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
 
 from ..config import OptimConfig
+from ..data import BatchStream
 from ..models import Discriminator, Generator, StyleGenerator
 from ..optimizers import LR_SCHEDULES
 from ..speed import Precision
 from ..technique import DiscriminatorBatch, Draws, GeneratorBatch, Phase, Technique, Techniques
-from .batches import Batches
 from .distributed import Ranks
 from .doctor import gradient_norm
 from .metrics_log import MetricsLog
+
+
+class StepBatches(Protocol):
+    """Where a step draws its latents and real batches: one run's `Batches`, or the seeds' `LaneBatches`."""
+
+    stream: BatchStream
+
+    def latents(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]: ...
+
+    def real(self) -> tuple[torch.Tensor, torch.Tensor | None]: ...
 
 
 def lazy(technique: Technique, term: torch.Tensor) -> torch.Tensor:
@@ -28,7 +40,7 @@ def lazy(technique: Technique, term: torch.Tensor) -> torch.Tensor:
 
 class AdversarialStep:
     def __init__(self, *, G: Generator, D: Discriminator, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-                 techniques: Techniques, precision: Precision, ranks: Ranks, batches: Batches, metrics: MetricsLog,
+                 techniques: Techniques, precision: Precision, ranks: Ranks, batches: StepBatches, metrics: MetricsLog,
                  optim: OptimConfig, total_steps: int, draws: Draws | None = None):
         """`draws`: where the units draw random numbers (torch's global generator by default)."""
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D

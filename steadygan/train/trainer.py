@@ -27,7 +27,8 @@ from ..storage.atomic import write_atomic
 from ..storage.checkpoint import BEST, LAST, load_checkpoint, save_checkpoint
 from .distributed import end_process_group
 from .doctor import Finding
-from .metrics_log import plot_losses
+from .metrics_log import DIVERGED, plot_losses
+from .model_card import RunFacts, describe_hardware, write_model_card
 from .resume import plan_resume
 from .run import TrainingRun
 from .signals import stop_on_signals
@@ -83,10 +84,14 @@ class Trainer(TrainingRun):
         self._stop_requested = True
 
     def fit(self) -> TrainResult:
-        """Train to `train.steps` (or until a stop request), then release the run folder. A run whose weights
-        are not finite at the end rolls back and trains on; out of rollbacks it raises TrainingDiverged."""
+        """Train to `train.steps` (or until a stop request), write the model card (README.md), then release the
+        run folder. A run whose weights are not finite at the end rolls back and trains on; out of rollbacks
+        it raises TrainingDiverged, its model card written first."""
         try:
             return self._fit()
+        except TrainingDiverged:
+            self.write_model_card(DIVERGED)
+            raise
         finally:
             self.close()
 
@@ -142,7 +147,9 @@ class Trainer(TrainingRun):
         checkpoint = self.save_checkpoint()
         if self.step % max(cfg.sample_every, 1):
             self.save_samples()
-        return TrainResult(self.out_dir, checkpoint, self.step, completed=self.step >= cfg.steps)
+        completed = self.step >= cfg.steps
+        self.write_model_card("finished" if completed else "stopped")
+        return TrainResult(self.out_dir, checkpoint, self.step, completed)
 
     def _log(self) -> None:
         now = time.perf_counter()
@@ -175,6 +182,7 @@ class Trainer(TrainingRun):
         """Back to the last checkpoint with the learning rates lowered; an error after doctor.max_rollbacks."""
         cfg, state = self.config.doctor, self.state
         if not cfg.rollback or state.rollbacks >= cfg.max_rollbacks:
+            self.metrics.write(self.step, {DIVERGED: state.rollbacks})  # the run's end, for `steadygan runs`
             raise TrainingDiverged(
                 f"training diverged (NaN/inf weights) at step {self.step} after {state.rollbacks} rollback(s); "
                 f"lower optim.g_lr and optim.d_lr, or add regularize.gradient_penalty=10, and resume from "
@@ -220,6 +228,20 @@ class Trainer(TrainingRun):
         self.metrics.add_image("samples", grid, self.step)
         return path
 
+    def write_model_card(self, state: str) -> Path | None:
+        """RUN/README.md: what the run is, how it went and how to use it (see `model_card`)."""
+        if not self.ranks.main:
+            return None
+        facts = RunFacts(
+            out_dir=self.out_dir, config=self.config, recipe=self.state.recipe, state=state, step=self.step,
+            images=images_shown(self.config, self.step), seconds=self.state.train_seconds(),
+            hardware=describe_hardware(self.device, self.ranks.world, self.precision.name),
+            data={"name": self.dataset.name, "kind": self.dataset.kind, "count": len(self.dataset),
+                  "held_out": self.held_out, "channels": self.dataset.shape()[0],
+                  "class_names": list(self.dataset.class_names)},
+            findings=list(self.doctor.findings.values()))
+        return write_model_card(facts)
+
     def save_checkpoint(self, name: str = LAST) -> Path:
         if self.state.diverged():  # never overwrite the state a rollback returns to with a broken one
             self.roll_back()
@@ -239,7 +261,7 @@ def train(recipe: str = "dcgan", overrides: list[str] | tuple[str, ...] = (), *,
             trainer = Trainer.resume(resume, overrides, overwrite=overwrite, progress=progress, tensorboard=tensorboard)
         else:
             trainer = Trainer(load_config(recipe, overrides), run_name=Path(recipe).stem, overwrite=overwrite,
-                              progress=progress, tensorboard=tensorboard)
+                              progress=progress, tensorboard=tensorboard, recipe=recipe)
         return trainer.fit()
     finally:
         end_process_group()
