@@ -181,11 +181,19 @@ def _read_all(listing: Listing, decode: bool, near: bool, progress: bool) -> tup
     return readable, unreadable
 
 
+BYTE_BITS = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+def bit_counts(words: np.ndarray) -> np.ndarray:
+    """The set bits of every uint64, by bytes (numpy's bitwise_count needs numpy 2)."""
+    return BYTE_BITS[words[..., None].view(np.uint8)].sum(axis=-1, dtype=np.int64)
+
+
 def close_pairs(hashes: np.ndarray, bits: int) -> Iterator[tuple[int, int]]:
     """Index pairs (i < j) of 64-bit hashes that differ in at most `bits` bits, compared block by block."""
     for start in range(0, len(hashes), PAIR_BLOCK):
         block = hashes[start:start + PAIR_BLOCK, None] ^ hashes[None, start:]
-        rows, columns = np.nonzero(np.bitwise_count(block) <= bits)
+        rows, columns = np.nonzero(bit_counts(block) <= bits)
         for i, j in zip(rows + start, columns + start, strict=True):
             if i < j:
                 yield int(i), int(j)
