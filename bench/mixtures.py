@@ -1,7 +1,7 @@
-"""The 2-D mode-collapse benchmark: every technique on the ring of 8 and the grid of 25 Gaussians.
+"""The 2-D mode-collapse benchmark at convergence: every technique on the ring of 8 and the grid of 25 Gaussians.
 
     python bench/mixtures.py            # the full table: every technique, both mixtures, 5 seeds
-    python bench/mixtures.py --quick    # a smoke version (1 seed, 3 rows, short runs)
+    python bench/mixtures.py --quick    # a smoke version (2 seeds, 3 rows, short runs)
 
 Protocol (VEEGAN, Srivastava et al. 2017; PacGAN, Lin et al. 2018): ring centres at 2*pi*k/8 on the
 unit circle with std 0.01, grid centres {-4, -2, 0, 2, 4}^2 with std 0.05; MLP G and D with two hidden
@@ -10,10 +10,14 @@ nearest centre; a mode is captured when a high-quality sample is nearest to it; 
 high-quality samples' mode histogram from uniform (PacGAN's reverse KL).
 
 Each technique runs on VEEGAN's networks and optimizer (the `toy2d` recipe) with the technique's
-published settings, all for the same number of G steps (`--steps`), far fewer than VEEGAN's 25k so
-that the table fits a CPU budget. steadygan's 2-D recipe (`toy2d-stable`) is scored at that same
-budget and at its own 10k-step schedule. The generator scored is the one `steadygan sample` draws from:
-the EMA of G when the recipe keeps one, G itself otherwise.
+published settings and trains until it stops improving: every `--eval-every` G steps each seed is scored,
+and a row stops when no seed has gained a mode or half a point of high-quality samples for `--patience`
+scorings, or at `--max-steps`. A steadygan recipe row trains for its recipe's own schedule. The generator
+scored is the one `steadygan sample` draws from: the EMA of G when the recipe keeps one, G itself otherwise.
+
+The seeds of a row train as lanes of one vectorised model (`steadygan.train.lanes`) when all its
+techniques allow it (feature matching and orthogonal regularization do not: their seeds train one by
+one); `bench/seed_lanes.py` measures what that costs and that each lane follows its own seed's run.
 
 Writes bench/results/mixtures.md (the table) and bench/results/mixtures.png (samples per row).
 """
@@ -32,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import mean_std, run_pool
+from common import SeparateSeeds, mean_std, run_pool
 
 
 @dataclass(frozen=True)
@@ -40,14 +44,13 @@ class Entry:
     label: str
     overrides: tuple[str, ...] = ()
     recipe: str = "toy2d"
-    own_schedule: bool = False  # train for the recipe's own train.steps instead of the common budget
-    cost: float = 1.0  # seconds per step relative to plain GAN: slow runs are started first, for packing
+    own_schedule: bool = False  # train for the recipe's own train.steps, not until it stops improving
+    cost: float = 1.0  # seconds per step relative to plain GAN: slow rows are started first, for packing
 
 
 WGAN_GP = ("loss.name=wasserstein", "regularize.gradient_penalty=10", "optim.g_lr=1e-4", "optim.d_lr=1e-4",
            "optim.g_betas=[0.0,0.9]", "optim.d_betas=[0.0,0.9]", "optim.n_dis=5")
 TTUR = ("optim.g_lr=1e-4", "optim.d_lr=4e-4")
-STABLE = "steadygan 2-D recipe (toy2d-stable)"
 ENTRIES: dict[str, Entry] = {
     "gan": Entry("GAN (non-saturating)"),
     "smoothing": Entry("GAN + one-sided label smoothing", ("loss.label_smoothing=one_sided",)),
@@ -60,11 +63,15 @@ ENTRIES: dict[str, Entry] = {
                    "optim.g_lr=5e-5", "optim.d_lr=5e-5", "optim.n_dis=5"), cost=3),
     "wgan-gp": Entry("WGAN-GP (lambda 10, Adam 1e-4 (0, 0.9), n_critic 5)", WGAN_GP, cost=4.5),
     "r1": Entry("GAN + R1 (gamma 1)", ("regularize.r1=1.0",), cost=1.3),
+    "rpgan-r1-r2": Entry("relativistic pairing + R1 + R2 (gamma 1)",
+                         ("loss.name=rpgan", "regularize.r1=1.0", "regularize.r2=1.0"), cost=1.8),
     "feature-matching": Entry("feature matching", ("loss.g_objective=feature_matching",)),
     "minibatch-discrimination": Entry("minibatch discrimination (B 10, C 5, groups of 64)",
                                       ("model.minibatch_discrimination=true", "model.mbd_kernels=10",
                                        "model.mbd_group=64"), cost=6),
     "minibatch-stddev": Entry("minibatch stddev (group 4)", ("model.minibatch_stddev=true",), cost=1.3),
+    "pacgan2": Entry("PacGAN2 (packs of 2, 512 packs a batch)", ("model.packing=2", "optim.batch_size=1024"), cost=2),
+    "pacgan4": Entry("PacGAN4 (packs of 4, 512 packs a batch)", ("model.packing=4", "optim.batch_size=2048"), cost=4),
     "unrolled": Entry("unrolled GAN (K = 5)", ("loss.unrolled_steps=5",), cost=6.5),
     "sn-hinge": Entry("spectral norm + hinge", ("model.spectral_norm=true", "loss.name=hinge"), cost=1.3),
     "ttur": Entry("TTUR (G 1e-4, D 4e-4)", TTUR),
@@ -75,13 +82,17 @@ ENTRIES: dict[str, Entry] = {
     "ttur-r1": Entry("TTUR + R1", (*TTUR, "regularize.r1=1.0"), cost=1.3),
     "lsgan-ttur": Entry("LSGAN + TTUR", ("loss.name=lsgan", *TTUR)),
     "ttur-mbstd": Entry("TTUR + minibatch stddev", (*TTUR, "model.minibatch_stddev=true"), cost=1.3),
-    "stable": Entry(STABLE, recipe="toy2d-stable", cost=1.5),
-    "stable-full": Entry(STABLE, recipe="toy2d-stable", own_schedule=True, cost=1.5),
+    "stable": Entry("steadygan 2-D recipe (toy2d-stable)", recipe="toy2d-stable", own_schedule=True, cost=1.5),
 }
-QUICK_ENTRIES = ["gan", "wgan-gp", "stable"]
+QUICK_ENTRIES = ["gan", "feature-matching", "stable"]
 MIXTURES = ("ring8", "grid25")
 SAMPLES = 2500
-DEFAULT_STEPS = 1000
+SEEDS = 5
+MAX_STEPS = 10_000
+EVAL_EVERY = 1000
+PATIENCE = 3
+HQ_GOAL = 0.95  # the share of high-quality samples the table marks, with every mode, on every seed
+GAIN = 0.005  # half a point of high-quality samples: less is not an improvement
 
 # Published rows (protocols in ../shared/reference/published-results.md): (method, ring modes, ring HQ %,
 # ring KL, grid modes, grid HQ %, grid KL, source); "-" where the paper gives no KL.
@@ -97,61 +108,100 @@ PUBLISHED = [
 ]
 
 
-def config_for(key: str, mixture: str, seed: int, steps: int, out: str):
+def row_steps(key: str, max_steps: int, quick: bool) -> int | None:
+    """A row's G-step budget: None for a recipe row's own schedule (outside the quick form)."""
+    return None if ENTRIES[key].own_schedule and not quick else max_steps
+
+
+def config_for(key: str, mixture: str, seed: int, steps: int | None, out: str):
+    """The config of a row; `steps` None keeps the recipe's train.steps."""
     from steadygan.config import load_config
 
     entry = ENTRIES[key]
-    budget = [] if entry.own_schedule else [f"train.steps={steps}"]
+    budget = [] if steps is None else [f"train.steps={steps}"]
     return load_config(entry.recipe, [f"data.source={mixture}", f"train.seed={seed}", f"train.out_dir={out}",
                                       *budget, *entry.overrides])
 
 
-def run_one(job: tuple[str, str, int, int]) -> dict:
-    """Trains one row on one mixture with one seed and scores 2,500 samples of its sampling generator."""
+def build_seeds(config, seeds: list[int], out: str):
+    """The seeds as lanes of one model when the row's techniques allow it, else as separate runs."""
+    from steadygan.errors import ConfigError
+    from steadygan.train.lanes import SeedLanes
+
+    try:
+        return SeedLanes(config, seeds, f"{out}/lanes"), True
+    except ConfigError:
+        return SeparateSeeds(config, seeds, out), False
+
+
+def score(generator, mixture: str, seed: int):
     import torch
 
     from steadygan.data import MIXTURES as STDS
     from steadygan.data import toy_centres
     from steadygan.metrics import mode_coverage
     from steadygan.sampling import generate, sample_latents
-    from steadygan.train import Trainer
 
-    key, mixture, seed, steps = job
+    z = sample_latents(SAMPLES, generator.z_dim, torch.Generator().manual_seed(10_000 + seed))
+    samples = generate(generator, z).numpy()
+    return mode_coverage(samples, toy_centres(mixture), STDS[mixture]), samples
+
+
+Job = tuple[str, str, int, int | None, int, int]  # key, mixture, seeds, steps (None: own), eval every, patience
+
+
+def run_row(job: Job) -> dict:
+    """Trains one row on one mixture with `seeds` seeds until it stops improving, or for its recipe's schedule."""
+    import torch
+
+    key, mixture, seeds, steps, eval_every, patience = job
     torch.set_num_threads(1)  # one worker per core
+    seed_list = list(range(seeds))
     with tempfile.TemporaryDirectory() as out:
-        trainer = Trainer(config_for(key, mixture, seed, steps, out), progress=False, tensorboard=False)
-        start = time.perf_counter()
-        for _ in range(trainer.config.train.steps):
-            trainer.train_step()
-        seconds = time.perf_counter() - start
-    z = sample_latents(SAMPLES, trainer.G.z_dim, torch.Generator().manual_seed(10_000 + seed))
-    samples = generate(trainer.ema.model, z).numpy()
-    coverage = mode_coverage(samples, toy_centres(mixture), STDS[mixture])
-    return {"key": key, "mixture": mixture, "seed": seed, "steps": trainer.config.train.steps,
-            "seconds": seconds, "samples": samples, **coverage.as_dict()}
+        config = config_for(key, mixture, 0, steps, out)
+        group, vectorised = build_seeds(config, seed_list, out)
+        total = config.train.steps
+        best = [(0, 0.0)] * seeds
+        stale, step, seconds, history = 0, 0, 0.0, []
+        while step < total and (steps is None or stale < patience):
+            start = time.perf_counter()
+            for _ in range(min(eval_every, total - step)):
+                group.train_step()
+            seconds += time.perf_counter() - start
+            step = min(step + eval_every, total)
+            scored = [score(group.generator(k), mixture, seed)[0] for k, seed in enumerate(seed_list)]
+            history.append((step, [s.modes for s in scored], [round(100 * s.high_quality, 1) for s in scored]))
+            improved = [s.modes > b[0] or s.high_quality > b[1] + GAIN for s, b in zip(scored, best, strict=True)]
+            best = [(max(s.modes, b[0]), max(s.high_quality, b[1])) for s, b in zip(scored, best, strict=True)]
+            stale = 0 if any(improved) else stale + 1
+        final = [score(group.generator(k), mixture, seed) for k, seed in enumerate(seed_list)]
+    return {"key": key, "mixture": mixture, "steps": step, "seconds": seconds, "vectorised": vectorised,
+            "samples": final[0][1], "runs": [coverage.as_dict() for coverage, _ in final], "history": history}
 
 
 def table(results: list[dict], keys: list[str], seeds: int) -> str:
     lines = [f"{seeds} seed(s) per row and mixture; mean ± std over seeds; {SAMPLES} samples scored; batch 512",
              "",
-             ("| technique | G steps | ring modes /8 | ring % HQ | ring KL | grid modes /25 | grid % HQ | grid KL | "
-              "all modes, >= 90% HQ, every seed | s / run |"),
+             ("| technique | G steps (ring / grid) | ring modes /8 | ring % HQ | ring KL | grid modes /25 | "
+              f"grid % HQ | grid KL | all modes, >= {100 * HQ_GOAL:.0f}% HQ, every seed | s / seed |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
     for key in keys:
-        cells, perfect, seconds, steps = [], True, [], set()
+        cells, perfect, seconds, steps = [], True, [], []
         for mixture in MIXTURES:
-            runs = [r for r in results if r["key"] == key and r["mixture"] == mixture]
-            if not runs:
+            found = [r for r in results if r["key"] == key and r["mixture"] == mixture]
+            if not found:
                 cells += ["-", "-", "-"]
                 perfect = False
                 continue
+            row = found[0]
+            runs = row["runs"]
             cells += [mean_std([r["modes"] for r in runs]), mean_std([100 * r["high_quality"] for r in runs]),
                       mean_std([r["kl"] for r in runs], 2)]
-            perfect &= all(r["modes"] == r["total_modes"] and r["high_quality"] >= 0.9 for r in runs)
-            seconds += [r["seconds"] for r in runs]
-            steps |= {r["steps"] for r in runs}
-        lines.append(f"| {ENTRIES[key].label} | {'/'.join(map(str, sorted(steps)))} | " + " | ".join(cells) +
-                     f" | {'yes' if perfect else 'no'} | {statistics.mean(seconds):.0f} |")
+            perfect &= all(r["modes"] == r["total_modes"] and r["high_quality"] >= HQ_GOAL for r in runs)
+            seconds.append(row["seconds"] / len(runs))
+            steps.append(str(row["steps"]))
+        lines.append(f"| {ENTRIES[key].label} | {' / '.join(steps)} | " + " | ".join(cells) +
+                     f" | {'yes' if perfect else 'no'} | {statistics.mean(seconds) if seconds else 0:.0f} |")
     lines += ["", "Published (their protocols and budgets; see ../shared/reference/published-results.md):", "",
               "| method | ring modes /8 | ring % HQ | ring KL | grid modes /25 | grid % HQ | grid KL | source |",
               "|---|---|---|---|---|---|---|---|"]
@@ -177,13 +227,13 @@ def scatter(results: list[dict], keys: list[str], path: Path, per_row: int = 4) 
         for offset, mixture in enumerate(MIXTURES):
             ax = axes[index // per_row][(index % per_row) * len(MIXTURES) + offset]
             ax.axis("on")
-            runs = sorted((r for r in results if r["key"] == key and r["mixture"] == mixture), key=lambda r: r["seed"])
+            found = [r for r in results if r["key"] == key and r["mixture"] == mixture]
             centres = toy_centres(mixture)
             reach = np.abs(centres).max() * 1.5
-            if runs:
-                first = runs[0]
-                ax.scatter(first["samples"][:, 0], first["samples"][:, 1], s=1, alpha=0.3)
-                ax.set_title(f"{ENTRIES[key].label[:34]}\n{first['steps']} steps: {first['modes']}/{len(centres)}, "
+            if found:
+                row, first = found[0], found[0]["runs"][0]
+                ax.scatter(row["samples"][:, 0], row["samples"][:, 1], s=1, alpha=0.3)
+                ax.set_title(f"{ENTRIES[key].label[:34]}\n{row['steps']} steps: {first['modes']}/{len(centres)}, "
                              f"{100 * first['high_quality']:.0f}% HQ", fontsize=7)
             ax.scatter(centres[:, 0], centres[:, 1], s=8, marker="x", color="tab:red", linewidths=0.8)
             ax.set(xlim=(-reach, reach), ylim=(-reach, reach), aspect="equal", xticks=[], yticks=[])
@@ -195,38 +245,47 @@ def scatter(results: list[dict], keys: list[str], path: Path, per_row: int = 4) 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 seed, 3 rows, short runs (well under 2 minutes)")
-    parser.add_argument("--steps", type=int, help=f"common G-step budget (default {DEFAULT_STEPS}, quick 200); "
-                                                  "toy2d-stable's own-schedule row keeps its 10k")
-    parser.add_argument("--seeds", type=int, help="seeds per row and mixture (default 5, quick 1)")
+    parser.add_argument("--quick", action="store_true", help="2 seeds, 3 rows, short runs (well under 2 minutes)")
+    parser.add_argument("--max-steps", type=int,
+                        help=f"the most G steps of a row (default {MAX_STEPS}, quick 200); recipe rows keep theirs")
+    parser.add_argument("--eval-every", type=int, help=f"G steps between scorings (default {EVAL_EVERY}, quick 100)")
+    parser.add_argument("--patience", type=int, default=PATIENCE,
+                        help="scorings without a gain before a row stops")
+    parser.add_argument("--seeds", type=int, help=f"seeds per row and mixture (default {SEEDS}, quick 2)")
     parser.add_argument("--techniques", help="comma-separated subset of: " + ", ".join(ENTRIES))
     parser.add_argument("--workers", type=int, default=max(1, multiprocessing.cpu_count()))
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "mixtures"),
                         help="output prefix: writes PREFIX.md and PREFIX.png")
     args = parser.parse_args(argv)
 
-    steps = args.steps or (200 if args.quick else DEFAULT_STEPS)
-    seeds = args.seeds or (1 if args.quick else 5)
+    max_steps = args.max_steps or (200 if args.quick else MAX_STEPS)
+    eval_every = args.eval_every or (100 if args.quick else EVAL_EVERY)
+    seeds = args.seeds or (2 if args.quick else SEEDS)
     keys = args.techniques.split(",") if args.techniques else QUICK_ENTRIES if args.quick else list(ENTRIES)
     unknown = [k for k in keys if k not in ENTRIES]
     if unknown:
         parser.error(f"unknown technique {unknown[0]!r}; choose from: {', '.join(ENTRIES)}")
-    if args.quick:  # no 10k-step row in the smoke version
-        keys = [k for k in keys if not ENTRIES[k].own_schedule]
-    jobs = [(k, m, s, steps) for k in keys for m in MIXTURES for s in range(seeds)]
+    jobs: list[Job] = [(k, m, seeds, row_steps(k, max_steps, args.quick), eval_every, args.patience)
+                       for k in keys for m in MIXTURES]
 
-    def expected_seconds(job: tuple[str, str, int, int]) -> float:
-        entry = ENTRIES[job[0]]
-        return entry.cost * (config_for(job[0], job[1], 0, steps, ".").train.steps)
+    def expected_seconds(job: Job) -> float:
+        return ENTRIES[job[0]].cost * config_for(job[0], job[1], 0, job[3], ".").train.steps
 
     jobs.sort(key=expected_seconds, reverse=True)  # longest first, for better packing on the workers
 
-    results, wall = run_pool(run_one, jobs, args.workers, lambda r: (
-        f"{ENTRIES[r['key']].label} ({r['steps']} steps) on {r['mixture']} seed {r['seed']}: "
-        f"{r['modes']}/{r['total_modes']} modes, {100 * r['high_quality']:.1f}% HQ ({r['seconds']:.0f} s)"))
-    text = f"Command: python bench/mixtures.py {' '.join(argv if argv is not None else sys.argv[1:])}\n\n"
-    text += table(results, keys, seeds)
-    text += f"\nWall time {wall:.0f} s with {args.workers} worker(s).\n"
+    def describe(r: dict) -> str:
+        runs = r["runs"]
+        return (f"{ENTRIES[r['key']].label} on {r['mixture']} ({r['steps']} steps, "
+                f"{'lanes' if r['vectorised'] else 'one by one'}): modes {[x['modes'] for x in runs]}, "
+                f"HQ {[round(100 * x['high_quality'], 1) for x in runs]} ({r['seconds']:.0f} s); "
+                f"by step (modes, % HQ): {r['history']}")
+
+    results, wall = run_pool(run_row, jobs, args.workers, describe)
+    command = " ".join(argv if argv is not None else sys.argv[1:])
+    text = f"Command: python bench/mixtures.py {command}\n\n" + table(results, keys, seeds)
+    text += (f"\nA row stops when no seed gained a mode or {100 * GAIN:.1f} points of high-quality samples in "
+             f"{args.patience} scorings {eval_every} G steps apart, or at {max_steps} G steps; recipe rows train "
+             f"their own schedule. Wall time {wall:.0f} s with {args.workers} worker(s).\n")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(text)

@@ -12,10 +12,10 @@ from helpers import numbers, reference_rows
 
 
 def test_quick_benchmark_writes_the_table_and_the_scatter_plot(tmp_path):
-    assert mixtures.main(["--quick", "--steps", "60", "--out", str(tmp_path / "mix")]) == 0
+    assert mixtures.main(["--quick", "--max-steps", "60", "--eval-every", "30", "--out", str(tmp_path / "mix")]) == 0
     table = (tmp_path / "mix.md").read_text()
-    for key in mixtures.QUICK_ENTRIES:
-        assert f"| {mixtures.ENTRIES[key].label} | 60 |" in table
+    for key in mixtures.QUICK_ENTRIES:  # two scorings, fewer than the patience: every row trains the 60 steps
+        assert f"| {mixtures.ENTRIES[key].label} | 60 / 60 |" in table
     printed = [row for row in (line.strip("|").split("|") for line in table.splitlines() if line.startswith("| "))
                if "Table" in row[-1]]  # the published rows beside ours, named by their source
     assert len(printed) == len(mixtures.PUBLISHED)
@@ -29,9 +29,20 @@ def test_quick_benchmark_writes_the_table_and_the_scatter_plot(tmp_path):
 
 
 def test_every_row_is_a_valid_config_and_every_recipe_row_keeps_its_own_schedule():
+    from steadygan.config import load_config
     from steadygan.validation import validate
 
     for key, entry in mixtures.ENTRIES.items():
-        config = validate(mixtures.config_for(key, "grid25", 0, 123, "."))
-        assert config.train.steps == (10000 if entry.own_schedule else 123)
+        config = validate(mixtures.config_for(key, "grid25", 0, mixtures.row_steps(key, 123, quick=False), "."))
+        assert config.train.steps == (load_config(entry.recipe).train.steps if entry.own_schedule else 123)
         assert config.data.source == "grid25" and config.model.arch == "mlp"
+        assert mixtures.row_steps(key, 123, quick=True) == 123
+
+
+def test_rows_train_their_seeds_as_lanes_unless_a_technique_needs_the_whole_batch(tmp_path):
+    from steadygan.train.lanes import SeedLanes
+
+    separate = {key for key in mixtures.ENTRIES
+                if not isinstance(mixtures.build_seeds(mixtures.config_for(key, "ring8", 0, 10, "."), [0, 1],
+                                                       str(tmp_path / key))[0], SeedLanes)}
+    assert separate == {"feature-matching", "orthogonal"}

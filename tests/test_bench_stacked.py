@@ -1,4 +1,4 @@
-"""The stacked-digits benchmark's quick form runs end to end and writes its table."""
+"""The stacked-MNIST benchmark: its protocols' networks and settings, and its quick form end to end."""
 
 import math
 import re
@@ -6,27 +6,67 @@ import sys
 from pathlib import Path
 
 import pytest
+from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import stacked_digits
+import stacked_mnist
 
 from helpers import numbers, reference_text
+from steadygan.config import load_config
+from steadygan.models import build_models
+from steadygan.validation import validate
+
+MNIST = stacked_mnist.SHARED_DATA / "mnist"
+
+
+def job(protocol, row, seed=0):
+    return (protocol, row, seed, 100, 2000, "digits", stacked_mnist.WIDTH)
+
+
+def conv_channels(network, kind):
+    return [m.out_channels for m in network.modules() if isinstance(m, kind)]
+
+
+def test_the_hard_protocol_has_the_papers_networks_with_d_a_quarter_of_g():
+    config = validate(stacked_mnist.config_for(job("hard", "dcgan"), "."))
+    G, D = build_models(config.model, resolution=32, channels=3)
+    assert conv_channels(D, nn.Conv2d) == [2, 4, 8]  # PacGAN's code for D = 1/4 G: 2, 4, 8 filters
+    assert conv_channels(G, nn.ConvTranspose2d)[:3] == [64, 32, 16]
+    assert (config.model.z_dim, config.optim.batch_size, config.optim.g_lr, config.optim.d_lr) == (256, 128, 1e-4, 2e-4)
+    assert tuple(config.optim.g_betas) == (0.5, 0.99) and config.train.ema_decay == 0
+
+
+def test_packed_rows_keep_the_papers_number_of_packs_and_the_recipe_keeps_its_own_optimizer():
+    packed = stacked_mnist.config_for(job("veegan", "pacdcgan4"), ".")
+    assert (packed.model.packing, packed.optim.batch_size) == (4, 4 * 64)
+    recipe = load_config("stacked")
+    ours = stacked_mnist.config_for(job("veegan", "stacked"), ".")
+    assert (ours.model.g_width, ours.model.z_dim) == (stacked_mnist.WIDTH, 100)  # the protocol's networks
+    assert (ours.optim.g_lr, ours.optim.batch_size, ours.loss.name) == (recipe.optim.g_lr, recipe.optim.batch_size,
+                                                                        recipe.loss.name)
+    for key in stacked_mnist.ROWS:
+        for protocol in ("veegan", "hard"):
+            validate(stacked_mnist.config_for(job(protocol, key), "."))
 
 
 @pytest.mark.slow
 def test_quick_run_writes_modes_and_kl_beside_the_published_rows(tmp_path):
+    if not MNIST.is_dir():
+        pytest.skip(f"{MNIST} is not beside the project")
     out = tmp_path / "stacked.md"
-    assert stacked_digits.main(["--quick", "--workers", "1", "--out", str(out)]) == 0
+    assert stacked_mnist.main(["--quick", "--workers", "1", "--out", str(out)]) == 0
     text = out.read_text()
-    row = next(line for line in text.splitlines() if line.startswith("| DCGAN (the default recipe)"))
-    modes, kl = (float(cell.split("±")[0]) for cell in row.split("|")[2:4])
-    # A histogram over `modes` of the 1,000 triples is at least log(1000 / modes) from uniform (KL = log 1000 -
-    # entropy, and the entropy is at most log modes), and at most log(1000) when one triple takes all.
-    assert modes == int(modes) and math.log(1000 / modes) - 0.01 <= kl <= math.log(1000) + 0.01
     assert "2000 samples counted" in text
+    ours = [line for line in text.splitlines() if line.startswith("| steadygan recipe (stacked)")]
+    assert len(ours) == 2  # one per protocol
+    for row in [*ours, *(line for line in text.splitlines() if line.startswith("| DCGAN |"))]:
+        modes, kl = (float(cell.split("±")[0]) for cell in row.split("|")[2:4])
+        # A histogram over `modes` of the 1,000 triples is at least log(1000 / modes) from uniform (KL = log 1000 -
+        # entropy, and the entropy is at most log modes), and at most log(1000) when one triple takes all.
+        assert modes == int(modes) and math.log(1000 / modes) - 0.01 <= kl <= math.log(1000) + 0.01
     rows = [line.strip().strip("|").split("|") for line in text.splitlines() if line.startswith("| ")]
-    published = [cells for cells in rows if "protocol" in cells[-1] and numbers(cells[1:2])]
-    assert len(published) == len(stacked_digits.PUBLISHED)
+    published = [cells for cells in rows if ("protocol" in cells[-1] or "Table" in cells[-1]) and numbers(cells[1:2])]
+    assert len(published) == len(stacked_mnist.PUBLISHED)
     reference = reference_text()
     for cells in published:  # every published figure printed is the one the reference gives
         figure, kl_figure = (cell.strip() for cell in cells[1:3])

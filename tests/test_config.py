@@ -58,7 +58,7 @@ def test_bad_overrides_name_the_problem(override, message):
 
 def test_unknown_recipe_lists_the_recipes(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown recipe 'sngna'; choose one of: began, biggan, biggan-uncond, "
-                                          r"dcgan, lsgan, pggan, r3gan, r3gan-small, sagan, sngan, sngan-projection, "
+                                          r"dcgan, lsgan, pggan, r3gan, r3gan-small, sagan, sngan, sngan-projection, stacked, "
                                           r"stylegan2, stylegan2-ada, stylegan2-small, toy2d, toy2d-stable, ttur, "
                                           r"unrolled, wgan, wgan-gp"):
         load_config("sngna")
@@ -140,3 +140,15 @@ def test_a_recipe_extends_another_and_merges_its_sections(tmp_path):
     (tmp_path / "bad.yaml").write_text("by_resolution: 32\n")
     with pytest.raises(ConfigError, match="by_resolution must map resolutions"):
         load_config(str(tmp_path / "bad.yaml"))
+
+
+def test_the_stacked_recipe_trains_dcgan_with_packing_and_the_regularized_relativistic_loss(tmp_path):
+    from steadygan.train import Trainer
+
+    config = load_config("stacked", ["train.steps=2", f"train.out_dir={tmp_path}", "optim.batch_size=8"])
+    assert (config.loss.name, config.regularize.r1, config.regularize.r2) == ("rpgan", 0.1, 0.1)
+    assert (config.model.packing, load_config("stacked").optim.batch_size) == (2, 128)  # 64 packs of two
+    trainer = Trainer(config, progress=False, tensorboard=False)
+    assert trainer.dataset.num_classes == 1000  # three digits as RGB: the 1,000 modes the classifier counts
+    result = trainer.fit()
+    assert (result.step, result.completed) == (2, True)
