@@ -217,6 +217,7 @@ class DoctorConfig:
 
     holdout: float = setting(0.02, FRACTION)  # share of the real images (at most 1,000) kept from training
     monitor_samples: int = count(64, high=4096)  # fixed latents and real images the monitors score at every log
+    coverage_samples: int = count(256, low=0, high=4096)  # reals and samples of the coverage monitor (0: off)
     rollback: bool = True  # on NaN/inf: back to the last checkpoint with lower learning rates
     rollback_lr_factor: float = setting(0.5, Bounds(0, 1, low_open=True, high_open=True))  # lr x this per rollback
     max_rollbacks: int = count(3, low=0, high=100)  # then training stops with an error

@@ -58,9 +58,9 @@ def test_bad_overrides_name_the_problem(override, message):
 
 def test_unknown_recipe_lists_the_recipes(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown recipe 'sngna'; choose one of: began, biggan, biggan-uncond, "
-                                          r"dcgan, lsgan, pggan, r3gan, r3gan-small, sagan, sngan, sngan-projection, stacked, "
-                                          r"stylegan2, stylegan2-ada, stylegan2-small, toy2d, toy2d-stable, ttur, "
-                                          r"unrolled, wgan, wgan-gp"):
+                                          r"dcgan, lsgan, pggan, r3gan, r3gan-small, sagan, sngan, sngan-projection, "
+                                          r"stacked, stylegan2, stylegan2-ada, stylegan2-small, toy2d, toy2d-stable, "
+                                          r"ttur, unrolled, wgan, wgan-gp"):
         load_config("sngna")
     with pytest.raises(ConfigError, match=r"recipe file .* does not exist"):
         load_config(str(tmp_path / "mine.yaml"))

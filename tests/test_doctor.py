@@ -11,11 +11,12 @@ import torch
 from helpers import tiny_config
 from steadygan.cli import main
 from steadygan.config import load_config
+from steadygan.data import toy_centres
 from steadygan.data.stream import BatchStream
 from steadygan.errors import TrainingDiverged
 from steadygan.losses import build_loss
 from steadygan.train import Trainer
-from steadygan.train.doctor import RULES, diagnose, lipschitz_estimate, pairwise_diversity
+from steadygan.train.doctor import RULES, CoverageProbe, diagnose, lipschitz_estimate, pairwise_diversity
 
 
 def doctor_run(out_dir, **overrides):
@@ -123,6 +124,7 @@ def records(**columns):
     ("divergence", records(d_loss=[1.0] * 8 + [500.0])),
     ("d_overpowering", records(d_acc_real=[0.99] * 8, d_acc_fake=[1.0] * 8)),
     ("mode_collapse", records(diversity=[0.1, 0.4, 0.6, 0.6, 0.05, 0.04, 0.04, 0.03], near_duplicates=[0.9] * 8)),
+    ("mode_collapse", records(sample_coverage=[0.1, 0.4, 0.6, 0.6, 0.25, 0.2, 0.2, 0.2], sample_density=[0.8] * 8)),
     ("d_overfitting", records(d_acc_seen=[0.95] * 8, d_acc_heldout=[0.5] * 8, d_loss_gap=[0.8] * 8)),
     ("vanishing_g_gradients", records(g_grad_norm=[5.0] * 4 + [1e-5] * 4)),
     ("oscillation", records(g_loss=[2.0, -1.0] * 6)),
@@ -132,7 +134,8 @@ def test_each_rule_fires_on_its_pattern_and_not_on_a_steady_run(rule, history):
     assert RULES.get(rule)(history, config) is not None
     steady = records(d_loss=[1.0] * 12, g_loss=[1.0 + 0.01 * i for i in range(12)], d_acc_real=[0.7] * 12,
                      d_acc_fake=[0.7] * 12, diversity=[0.9] * 12, near_duplicates=[0.0] * 12,
-                     d_acc_seen=[0.7] * 12, d_acc_heldout=[0.68] * 12, g_grad_norm=[3.0] * 12)
+                     d_acc_seen=[0.7] * 12, d_acc_heldout=[0.68] * 12, g_grad_norm=[3.0] * 12,
+                     sample_coverage=[0.7] * 12, sample_density=[0.9] * 12)
     assert RULES.get(rule)(steady, config) is None
     assert [f.rule for f in diagnose(history, config)].count(rule) == 1  # reported once, when it first fires
 
@@ -149,3 +152,77 @@ def test_accuracy_and_monitor_maths():
     critic = lambda v, y=None: linear(v).squeeze(1)  # noqa: E731  (a D with gradient |w| everywhere)
     assert lipschitz_estimate(critic, torch.randn(5, 3), torch.randn(5, 3), None) == pytest.approx(
         float(linear.weight.detach().norm()), rel=1e-6)
+
+
+def test_low_coverage_is_collapse_and_low_density_not_fitting_once_a_quarter_of_the_run_is_done():
+    under_way, early = load_config("toy2d", ["train.steps=100"]), load_config("toy2d", ["train.steps=1000"])
+    some_modes = records(sample_coverage=[0.1] * 8, sample_density=[0.6] * 8, g_loss=[0.7] * 8)  # steps 10 to 80
+    assert [f.rule for f in diagnose(some_modes, under_way)] == ["mode_collapse"]
+    assert "cover only 10%" in diagnose(some_modes, under_way)[0].evidence
+    assert diagnose(some_modes, early) == []  # 80 of 1,000 steps: a run on its way, not a finding
+    far = records(sample_coverage=[0.01] * 8, sample_density=[0.01] * 8, g_loss=[0.7] * 8)
+    assert [f.rule for f in diagnose(far, under_way)] == ["not_fitting"]
+    moving = records(sample_coverage=[0.01] * 8, sample_density=[0.01] * 8, g_loss=[0.7, 1.5] * 4)
+    assert diagnose(moving, under_way) == []  # the losses have not settled: G is still on its way
+
+
+class PointsGenerator(torch.nn.Module):
+    """A stand-in G whose samples are the given points, one per latent, whatever the latent."""
+
+    def __init__(self, points):
+        super().__init__()
+        self.z_dim = 4
+        self.points = torch.nn.Parameter(torch.as_tensor(points, dtype=torch.float32), requires_grad=False)
+
+    def forward(self, z, labels=None):
+        return self.points[: len(z)]
+
+
+def brute_force_density_coverage(real, fake, k):
+    distances = np.linalg.norm(real[:, None] - real[None], axis=-1)
+    radii = np.sort(distances, axis=1)[:, k]  # the k-th neighbour, the point itself being the 0-th
+    inside = np.linalg.norm(fake[:, None] - real[None], axis=-1) <= radii[None]
+    return inside.sum() / (k * len(fake)), inside.any(axis=0).mean()
+
+
+def test_coverage_probe_counts_the_real_balls_the_samples_reach():
+    rng = np.random.default_rng(0)
+    centres = toy_centres("grid25")
+    reals = (centres[rng.integers(0, 25, 300)] + 0.05 * rng.standard_normal((300, 2))).astype(np.float32)
+    real_images = lambda indices: (torch.from_numpy(reals[indices]), None)  # noqa: E731
+    probe = CoverageProbe.build(200, np.arange(100), np.arange(100, 300), 4, 0, real_images, seed=0)
+    assert list(probe.reals) == list(range(200))  # held-out reals first
+    four_modes = (centres[rng.integers(0, 4, 200)] + 0.05 * rng.standard_normal((200, 2))).astype(np.float32)
+    for samples in (reals[200:] + 0.0, four_modes):
+        measured = probe.measure(PointsGenerator(samples), torch.device("cpu"))
+        density, coverage = brute_force_density_coverage(reals[:200], samples, CoverageProbe.K)
+        assert measured == pytest.approx({"sample_density": density, "sample_coverage": coverage}, abs=1e-6)
+    healthy = probe.measure(PointsGenerator(reals[100:300]), torch.device("cpu"))
+    assert measured["sample_coverage"] < 0.3 < healthy["sample_coverage"]
+    assert CoverageProbe.build(0, np.arange(9), np.arange(9), 4, 0, real_images, seed=0) is None
+
+
+def test_images_are_projected_at_random_once_keeping_their_distances_roughly():
+    probe = CoverageProbe(np.arange(4), torch.zeros(4, 2), None, lambda i: (None, None), seed=0)
+    images = torch.randn(40, 3, 16, 16)
+    projected = probe.features(images)
+    assert projected.shape == (40, CoverageProbe.PROJECTED) and torch.equal(projected, probe.features(images))
+    ratio = torch.pdist(projected) / torch.pdist(images.flatten(1))
+    assert 0.8 < float(ratio.median()) < 1.2 and float(ratio.min()) > 0.5  # Johnson-Lindenstrauss at 64 dims
+
+
+def test_a_grid_run_whose_samples_reach_four_of_the_25_modes_is_named_mode_collapse(tmp_path):
+    trainer = Trainer(load_config("toy2d", ["data.source=grid25", "train.steps=40", "train.log_every=2",
+                                            f"train.out_dir={tmp_path}", "train.sample_every=1000",
+                                            "train.checkpoint_every=1000"]), progress=False, tensorboard=False)
+    forward, centres = trainer.G.forward, torch.as_tensor(toy_centres("grid25")[:4], dtype=torch.float32)
+
+    def four_modes(z, y=None):  # every sample at one of four centres, G's output added at a thousandth
+        return centres[torch.arange(len(z)) % 4] + 0.001 * forward(z, y)
+
+    trainer.G.forward = four_modes
+    trainer.fit()
+    finding = trainer.doctor.findings["mode_collapse"]
+    assert "cover only" in finding.evidence and finding.remedy.startswith("model.packing=2")
+    last = trainer.doctor.records[-1]
+    assert last["sample_coverage"] < 0.3 and last["sample_density"] > 0.05

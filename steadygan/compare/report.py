@@ -31,6 +31,8 @@ CURVES = [
     ("d_lipschitz", "D Lipschitz estimate", True),
     ("diversity", "sample diversity (relative to real images)", False),
     ("near_duplicates", "near-duplicate sample pairs", False),
+    ("sample_coverage", "share of real samples the fixed-latent samples cover", False),
+    ("sample_density", "density of the fixed-latent samples among real ones", False),
 ]
 LOWER_IS_BETTER = {"fid", "kid"}
 HIGHER_IS_BETTER = {"is", "precision", "recall", "density", "coverage", "modes"}

@@ -2,8 +2,9 @@
 
 The monitors are logged with the losses at every `train.log_every` steps: D's accuracy on real and
 fake batches and on real images held out from training, D's loss on training and held-out reals
-against the same fakes, the gradient norms of G and D, an estimate of D's Lipschitz constant, and the
-diversity of the fixed-latent samples against that of real images. Each diagnosis is a rule over the
+against the same fakes, the gradient norms of G and D, an estimate of D's Lipschitz constant, the
+diversity of the fixed-latent samples against that of real images, and how much of the real data those
+samples cover and how densely (Naeem et al. 2020). Each diagnosis is a rule over the
 logged records; the trainer prints a finding when its rule first fires, and `steadygan doctor RUN`
 replays the same rules over a run's metrics.jsonl.
 """
@@ -84,17 +85,62 @@ def d_overpowering(records: list[dict], config: Config) -> tuple[str, list[str]]
     return None
 
 
+COLLAPSE_REMEDIES = ["model.packing=2", "model.minibatch_stddev=true", "loss.unrolled_steps=5", "optim.n_dis=5",
+                     "regularize.diffaugment=color,translation,cutout"]
+# Coverage and density thresholds, from the traces of grid runs whose modes are counted (toy2d: 2 to 6 of 25
+# modes, coverage under 0.09; toy2d-stable: 0.3 by step 1,000 of 20,000, 0.75 with 24 modes):
+COVERAGE_FLOOR = 0.3  # a healthy run passes it within its first quarter; collapsed ones stay below it
+COVERAGE_DROP = 0.5  # below this share of a peak above the floor: modes G had found are lost
+SPARSE = 0.05  # mean density below this: the samples are far from every real one (1: distributed as the reals)
+JUDGE_AFTER = 0.25  # the share of the run after which low coverage is a finding, not a start
+
+
+def coverage_window(records: list[dict], config: Config) -> tuple[list[float], list[float], float] | None:
+    """(coverage, density) of the last WINDOW logs and the peak coverage before them, once judged."""
+    coverage, density = recent(records, "sample_coverage"), recent(records, "sample_density")
+    if not coverage or not density:
+        return None
+    peak = max((r["sample_coverage"] for r in records[:-WINDOW] if "sample_coverage" in r), default=0.0)
+    return coverage, density, peak
+
+
 @RULES.register("mode_collapse")
 def mode_collapse(records: list[dict], config: Config) -> tuple[str, list[str]] | None:
-    # A freshly initialized G gives nearly one output too; collapse is a loss of the variety G had reached.
+    # A freshly initialized G gives nearly one output too; collapse is a loss of the variety G had reached,
+    # or too little of it once the run is well under way.
+    window = coverage_window(records, config)
+    if window is not None:
+        coverage, density, peak = window
+        if peak >= COVERAGE_FLOOR and max(coverage) < COVERAGE_DROP * peak:
+            return ((f"the samples cover {coverage[-1]:.0%} of the real data, down from {peak:.0%}: modes G had "
+                     f"found are lost"), COLLAPSE_REMEDIES)
+        late = records[-1]["step"] >= JUDGE_AFTER * config.train.steps
+        if late and max(coverage) < COVERAGE_FLOOR and statistics.mean(density) >= SPARSE:
+            return ((f"the samples cover only {coverage[-1]:.0%} of the real data (density {density[-1]:.2f}) "
+                     f"{records[-1]['step']} steps into the run: G found some of its modes"), COLLAPSE_REMEDIES)
     diversity, duplicates = recent(records, "diversity"), recent(records, "near_duplicates")
     before = [r["diversity"] for r in records[:-WINDOW] if "diversity" in r]
     peak = max(before, default=0.0)
     if diversity and max(diversity) < 0.5 * peak and min(duplicates) > 0.5:
         return ((f"the fixed-latent samples differ {diversity[-1]:.0%} as much as real images do (down from "
-                 f"{peak:.0%}) and {duplicates[-1]:.0%} of their pairs are near-duplicates"),
-                ["model.minibatch_stddev=true", "loss.unrolled_steps=5", "optim.n_dis=5",
-                 "regularize.diffaugment=color,translation,cutout"])
+                 f"{peak:.0%}) and {duplicates[-1]:.0%} of their pairs are near-duplicates"), COLLAPSE_REMEDIES)
+    return None
+
+
+@RULES.register("not_fitting")
+def not_fitting(records: list[dict], config: Config) -> tuple[str, list[str]] | None:
+    # Settled losses: G's loss moves less than a tenth of its level (plus a little) over the window, so that
+    # the samples are not still on their way to the data.
+    window, g_loss = coverage_window(records, config), recent(records, "g_loss")
+    if window is None or not g_loss or records[-1]["step"] < JUDGE_AFTER * config.train.steps:
+        return None
+    _, density, _ = window
+    swing, level = max(g_loss) - min(g_loss), statistics.mean(abs(v) for v in g_loss)
+    if statistics.mean(density) < SPARSE and swing < 0.1 * level + 0.05:
+        return ((f"the samples lie outside the real data's neighbourhoods (density {density[-1]:.3f}; 1 for "
+                 f"samples like the reals) while the losses have settled (g_loss {g_loss[-1]:.3g})"),
+                [f"optim.g_lr={config.optim.g_lr / 2:g} optim.d_lr={config.optim.d_lr / 2:g}",
+                 "regularize.r1=1", "train.ema_decay=0.999", "train longer at a lower learning rate"])
     return None
 
 
@@ -215,14 +261,15 @@ class Monitors(Technique):
     training images and held-out images), so that they never draw from the training RNGs."""
 
     name = "monitors"
-    keys = ("doctor.monitor_samples", "doctor.holdout")
+    keys = ("doctor.monitor_samples", "doctor.holdout", "doctor.coverage_samples")
     phases = (Phase.LOG,)
 
     def __init__(self, n: int, heldout: np.ndarray, trained: np.ndarray, z: torch.Tensor, labels: torch.Tensor | None,
-                 real_images: RealImages):
+                 real_images: RealImages, coverage: CoverageProbe | None = None):
         self.heldout, self.train = heldout[:n], trained[:n]
         self.z, self.labels = z[:n], (None if labels is None else labels[:n])
         self.real_images = real_images  # data indices -> images as D sees them, and their labels
+        self.coverage = coverage
 
     def measure(self, G: nn.Module, D: nn.Module, loss: AdversarialLoss, device: torch.device) -> dict[str, float]:
         # D judges as in its training steps (batch statistics of a batch of reals, or of fakes: running
@@ -247,11 +294,67 @@ class Monitors(Technique):
                 values["d_acc_seen"] = float(loss.accuracy(real_out, fake_out)[0])
                 values["d_acc_heldout"] = float(loss.accuracy(held_out, fake_out)[0])
                 values["d_loss_gap"] = float(held_loss - train_loss)
+            if self.coverage is not None:
+                values.update(self.coverage.measure(G, device))
         finally:
             with torch.no_grad():
                 for buffer, value in zip(D.buffers(), saved, strict=True):
                     buffer.copy_(value)
         return values
+
+
+class CoverageProbe:
+    """Density and coverage (Naeem et al. 2020) of fixed real samples by the samples of fixed latents, with
+    k-nearest-neighbour balls around the reals: coverage is the share of real balls that hold a sample (it
+    falls when G drops modes, even while its samples spread along a curve), density the mean number of real
+    balls a sample lies in, over k (near 0 when samples are far from every real one).
+
+    Features need no weights: 2-D points as they are; images through a fixed random projection of their
+    pixels to `PROJECTED` dimensions, which keeps distances between images up to a few percent
+    (Johnson-Lindenstrauss) and changes with nothing that trains."""
+
+    K = 5  # Naeem et al.'s k
+    PROJECTED = 64
+
+    def __init__(self, reals: np.ndarray, z: torch.Tensor, labels: torch.Tensor | None, real_images: RealImages,
+                 seed: int = 0):
+        self.reals, self.z, self.labels, self.real_images, self.seed = reals, z, labels, real_images, seed
+        self._real_features: dict[tuple[int, ...], torch.Tensor] = {}  # by image shape: PGGAN's grows
+        self._projections: dict[int, torch.Tensor] = {}
+
+    @classmethod
+    def build(cls, n: int, heldout: np.ndarray, trained: np.ndarray, z_dim: int, num_classes: int,
+              real_images: RealImages, seed: int) -> CoverageProbe | None:
+        """n reals (held-out first, then trained-on) and n latents of its own; None when n is 0 or there are
+        too few reals for k-nearest-neighbour balls."""
+        from ..sampling import sample_latents
+
+        reals = np.concatenate([heldout, trained])[:n]
+        if n == 0 or len(reals) <= cls.K:
+            return None
+        z = sample_latents(len(reals), z_dim, torch.Generator().manual_seed(seed + 2))
+        labels = torch.arange(len(reals)) % num_classes if num_classes else None
+        return cls(reals, z, labels, real_images, seed)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.detach().flatten(1).float().cpu()
+        if flat.shape[1] <= self.PROJECTED:
+            return flat
+        dim = flat.shape[1]
+        if dim not in self._projections:
+            rng = torch.Generator().manual_seed(self.seed + dim)
+            self._projections[dim] = torch.randn(dim, self.PROJECTED, generator=rng) / math.sqrt(self.PROJECTED)
+        return flat @ self._projections[dim]
+
+    def measure(self, G: nn.Module, device: torch.device) -> dict[str, float]:
+        from ..metrics.scores import density_coverage
+
+        samples = generate(G, self.z, self.labels)
+        shape = tuple(samples.shape[1:])
+        if shape not in self._real_features:
+            self._real_features[shape] = self.features(self.real_images(self.reals)[0])
+        density, coverage = density_coverage(self._real_features[shape], self.features(samples), self.K)
+        return {"sample_coverage": coverage, "sample_density": density}
 
 
 def pairwise_diversity(fake: torch.Tensor, real: torch.Tensor) -> tuple[float, float]:

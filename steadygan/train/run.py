@@ -33,7 +33,7 @@ from ..technique import Techniques
 from ..validation import validate
 from .batches import Batches
 from .distributed import ranks_from_environment, use_cross_rank_batch_norm
-from .doctor import Doctor, Monitors
+from .doctor import CoverageProbe, Doctor, Monitors
 from .ema import EMA
 from .evaluation import PeriodicEvaluation
 from .metrics_log import MetricsLog
@@ -148,8 +148,10 @@ class TrainingRun:
         self.fixed_z, self.fixed_labels = self._fixed_latents()
         self.evaluation = (PeriodicEvaluation(train, dataset, config.data.source, self.device, self.out_dir)
                            if train.eval_every > 0 and self.ranks.main else None)
+        coverage = CoverageProbe.build(config.doctor.coverage_samples, heldout, self.stream.indices, G.z_dim,
+                                       self.num_classes, self._real_images, train.seed)
         self.monitors = Monitors(config.doctor.monitor_samples, heldout, self.stream.indices, self.fixed_z,
-                                 self.fixed_labels, self._real_images)
+                                 self.fixed_labels, self._real_images, coverage)
         self.doctor = Doctor(config)
         self.metrics = MetricsLog(self.out_dir, tensorboard=tensorboard, write=self.ranks.main)
         self.state = TrainingState(
