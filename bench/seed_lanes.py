@@ -107,7 +107,7 @@ def measure(recipe: str, seeds: list[int], steps: int, rounds: int, device: str)
             samples = max(samples, float((a - b).abs().max()))
             centres, std = toy_centres("grid25"), MIXTURES["grid25"]
             coverage.append((mode_coverage(a, centres, std), mode_coverage(b, centres, std)))
-    per_step = {name: 1000 * seconds / (total * len(seeds)) for name, seconds in timings.items()}
+    per_step = {name: 1000 * seconds / (steps * rounds * len(seeds)) for name, seconds in timings.items()}
     return {"recipe": recipe, "steps": total, "per_step": per_step, "first": first, "weights": weights,
             "samples": samples, "coverage": coverage}
 

@@ -194,10 +194,10 @@ def test_coverage_probe_counts_the_real_balls_the_samples_reach():
     assert list(probe.reals) == list(range(200))  # held-out reals first
     four_modes = (centres[rng.integers(0, 4, 200)] + 0.05 * rng.standard_normal((200, 2))).astype(np.float32)
     for samples in (reals[200:] + 0.0, four_modes):
-        measured = probe.measure(PointsGenerator(samples), torch.device("cpu"))
+        measured = probe.measure(PointsGenerator(samples))
         density, coverage = brute_force_density_coverage(reals[:200], samples, CoverageProbe.K)
         assert measured == pytest.approx({"sample_density": density, "sample_coverage": coverage}, abs=1e-6)
-    healthy = probe.measure(PointsGenerator(reals[100:300]), torch.device("cpu"))
+    healthy = probe.measure(PointsGenerator(reals[100:300]))
     assert measured["sample_coverage"] < 0.3 < healthy["sample_coverage"]
     assert CoverageProbe.build(0, np.arange(9), np.arange(9), 4, 0, real_images, seed=0) is None
 

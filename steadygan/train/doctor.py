@@ -95,7 +95,7 @@ SPARSE = 0.05  # mean density below this: the samples are far from every real on
 JUDGE_AFTER = 0.25  # the share of the run after which low coverage is a finding, not a start
 
 
-def coverage_window(records: list[dict], config: Config) -> tuple[list[float], list[float], float] | None:
+def coverage_window(records: list[dict]) -> tuple[list[float], list[float], float] | None:
     """(coverage, density) of the last WINDOW logs and the peak coverage before them, once judged."""
     coverage, density = recent(records, "sample_coverage"), recent(records, "sample_density")
     if not coverage or not density:
@@ -108,7 +108,7 @@ def coverage_window(records: list[dict], config: Config) -> tuple[list[float], l
 def mode_collapse(records: list[dict], config: Config) -> tuple[str, list[str]] | None:
     # A freshly initialized G gives nearly one output too; collapse is a loss of the variety G had reached,
     # or too little of it once the run is well under way.
-    window = coverage_window(records, config)
+    window = coverage_window(records)
     if window is not None:
         coverage, density, peak = window
         if peak >= COVERAGE_FLOOR and max(coverage) < COVERAGE_DROP * peak:
@@ -131,7 +131,7 @@ def mode_collapse(records: list[dict], config: Config) -> tuple[str, list[str]] 
 def not_fitting(records: list[dict], config: Config) -> tuple[str, list[str]] | None:
     # Settled losses: G's loss moves less than a tenth of its level (plus a little) over the window, so that
     # the samples are not still on their way to the data.
-    window, g_loss = coverage_window(records, config), recent(records, "g_loss")
+    window, g_loss = coverage_window(records), recent(records, "g_loss")
     if window is None or not g_loss or records[-1]["step"] < JUDGE_AFTER * config.train.steps:
         return None
     _, density, _ = window
@@ -295,7 +295,7 @@ class Monitors(Technique):
                 values["d_acc_heldout"] = float(loss.accuracy(held_out, fake_out)[0])
                 values["d_loss_gap"] = float(held_loss - train_loss)
             if self.coverage is not None:
-                values.update(self.coverage.measure(G, device))
+                values.update(self.coverage.measure(G))
         finally:
             with torch.no_grad():
                 for buffer, value in zip(D.buffers(), saved, strict=True):
@@ -310,8 +310,8 @@ class CoverageProbe:
     balls a sample lies in, over k (near 0 when samples are far from every real one).
 
     Features need no weights: 2-D points as they are; images through a fixed random projection of their
-    pixels to `PROJECTED` dimensions, which keeps distances between images up to a few percent
-    (Johnson-Lindenstrauss) and changes with nothing that trains."""
+    pixels to `PROJECTED` dimensions, which keeps distances between images roughly (Johnson-Lindenstrauss:
+    within some tens of percent at 64 dimensions) and changes with nothing that trains."""
 
     K = 5  # Naeem et al.'s k
     PROJECTED = 64
@@ -346,7 +346,7 @@ class CoverageProbe:
             self._projections[dim] = torch.randn(dim, self.PROJECTED, generator=rng) / math.sqrt(self.PROJECTED)
         return flat @ self._projections[dim]
 
-    def measure(self, G: nn.Module, device: torch.device) -> dict[str, float]:
+    def measure(self, G: nn.Module) -> dict[str, float]:
         from ..metrics.scores import density_coverage
 
         samples = generate(G, self.z, self.labels)
