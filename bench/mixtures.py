@@ -169,14 +169,14 @@ def run_row(job: Job) -> dict:
                 group.train_step()
             seconds += time.perf_counter() - start
             step = min(step + eval_every, total)
-            scored = [score(group.generator(k), mixture, seed)[0] for k, seed in enumerate(seed_list)]
+            results = [score(group.generator(k), mixture, seed) for k, seed in enumerate(seed_list)]
+            scored = [coverage for coverage, _ in results]
             history.append((step, [s.modes for s in scored], [round(100 * s.high_quality, 1) for s in scored]))
             improved = [s.modes > b[0] or s.high_quality > b[1] + GAIN for s, b in zip(scored, best, strict=True)]
             best = [(max(s.modes, b[0]), max(s.high_quality, b[1])) for s, b in zip(scored, best, strict=True)]
             stale = 0 if any(improved) else stale + 1
-        final = [score(group.generator(k), mixture, seed) for k, seed in enumerate(seed_list)]
     return {"key": key, "mixture": mixture, "steps": step, "seconds": seconds, "vectorised": vectorised,
-            "samples": final[0][1], "runs": [coverage.as_dict() for coverage, _ in final], "history": history}
+            "samples": results[0][1], "runs": [coverage.as_dict() for coverage in scored], "history": history}
 
 
 def table(results: list[dict], keys: list[str], seeds: int) -> str:
