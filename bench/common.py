@@ -41,14 +41,12 @@ class SeparateSeeds:
     def __init__(self, config, seeds: list[int], out: str):
         import torch
 
-        from steadygan.config import from_dict
         from steadygan.train import Trainer
+        from steadygan.train.lanes import seed_config
 
         self.trainers, self.rng_states = [], []
         for seed in seeds:
-            seeded = from_dict(config.to_dict())
-            seeded.train.seed, seeded.train.out_dir = seed, f"{out}/seed-{seed}"
-            self.trainers.append(Trainer(seeded, progress=False, tensorboard=False))
+            self.trainers.append(Trainer(seed_config(config, seed, out), progress=False, tensorboard=False))
             self.rng_states.append(torch.get_rng_state())
 
     def train_step(self) -> None:

@@ -70,6 +70,13 @@ def current_generator(device: torch.device) -> torch.Generator:
     return generator
 
 
+def seed_config(config: Config, seed: int, out_dir: str | Path) -> Config:
+    """A copy of `config` for one seed, its run folder `seed-N` under `out_dir`."""
+    seeded = from_dict(config.to_dict())
+    seeded.train.seed, seeded.train.out_dir = seed, str(Path(out_dir) / f"seed-{seed}")
+    return seeded
+
+
 class SeedLanes:
     """The runs of `config` with each of `seeds`, trained as lanes of one model."""
 
@@ -79,9 +86,7 @@ class SeedLanes:
             raise ConfigError(f"lanes need distinct seeds, got {list(seeds)}")
         runs, generators = [], []
         for seed in seeds:
-            seeded = from_dict(config.to_dict())
-            seeded.train.seed, seeded.train.out_dir = seed, str(Path(out_dir) / f"seed-{seed}")
-            run = TrainingRun(seeded, progress=False, tensorboard=False)
+            run = TrainingRun(seed_config(config, seed, out_dir), progress=False, tensorboard=False)
             run.run.release()
             runs.append(run)
             generators.append(current_generator(run.device))  # where the seed's own run would start drawing
