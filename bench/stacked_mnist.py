@@ -195,9 +195,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from steadygan.config import DataConfig
     from steadygan.data import build_dataset
+    from steadygan.errors import DataError
 
     # The stacked digits are decoded and cached once here, not raced for by the workers.
-    build_dataset(DataConfig(source=f"stacked:{args.data}", resolution=32, channels=3))
+    try:
+        build_dataset(DataConfig(source=f"stacked:{args.data}", resolution=32, channels=3))
+    except DataError as error:
+        parser.error(f"--data: {error}")
     steps = {name: args.steps or protocol.steps for name, protocol in protocols(args.width).items()}
     jobs: list[Job] = [(name, key, seed, steps[name], samples, args.data, args.width)
                        for name in names for key in keys for seed in range(args.seeds)]

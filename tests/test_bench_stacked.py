@@ -71,3 +71,11 @@ def test_quick_run_writes_modes_and_kl_beside_the_published_rows(tmp_path):
     for cells in published:  # every published figure printed is the one the reference gives
         figure, kl_figure = (cell.strip() for cell in cells[1:3])
         assert re.search(rf"{re.escape(figure)}(?: modes)? / (?:KL )?{re.escape(kl_figure)}", reference), cells
+
+
+def test_a_data_path_that_holds_no_mnist_is_one_error_line(tmp_path, capsys):
+    text_file = tmp_path / "digits.txt"
+    text_file.write_text("not digits")
+    with pytest.raises(SystemExit):
+        stacked_mnist.main(["--quick", "--data", str(text_file), "--out", str(tmp_path / "out.md")])
+    assert "error: --data: data source" in capsys.readouterr().err and not (tmp_path / "out.md").exists()
