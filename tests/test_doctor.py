@@ -122,6 +122,7 @@ def records(**columns):
 @pytest.mark.parametrize("rule, history", [
     ("divergence", records(d_loss=[1.0] * 8 + [float("nan")])),
     ("divergence", records(d_loss=[1.0] * 8 + [500.0])),
+    ("divergence", records(d_loss=[-2.0 * 2.0 ** i for i in range(14)])),  # an unbounded critic's steady growth
     ("d_overpowering", records(d_acc_real=[0.99] * 8, d_acc_fake=[1.0] * 8)),
     ("mode_collapse", records(diversity=[0.1, 0.4, 0.6, 0.6, 0.05, 0.04, 0.04, 0.03], near_duplicates=[0.9] * 8)),
     ("mode_collapse", records(sample_coverage=[0.1, 0.4, 0.6, 0.6, 0.25, 0.2, 0.2, 0.2], sample_density=[0.8] * 8)),

@@ -33,6 +33,7 @@ from ..validation import validate
 
 WINDOW = 4  # consecutive logs a condition must hold for, so that one noisy batch never fires a rule
 WARM_UP = 2 * WINDOW  # logs before the rules about the balance of G and D judge: an untrained G is plain
+GROWTH = 1000  # |d_loss| this many times (its first logs' level + 1) is divergence: WGAN-GP's critic stays far below
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,14 @@ def divergence(records: list[dict], config: Config) -> tuple[str, list[str]] | N
     if losses:
         return f"{losses[0]} is {last[losses[0]]}", remedy
     earlier = [abs(r["d_loss"]) for r in records[:-1] if math.isfinite(r.get("d_loss", math.nan))]
-    if len(earlier) >= WINDOW and abs(last.get("d_loss", 0.0)) > 100 * (statistics.median(earlier) + 0.1):
-        median = statistics.median(earlier)
+    if len(earlier) < WINDOW:
+        return None
+    now, median, start = abs(last.get("d_loss", 0.0)), statistics.median(earlier), statistics.median(earlier[:WINDOW])
+    if now > 100 * (median + 0.1):
         return f"d_loss {last['d_loss']:.3g} is over 100 times its median so far ({median:.3g})", remedy
+    # A critic without a Lipschitz bound grows steadily rather than in one jump: its median grows along with it.
+    if now > GROWTH * (start + 1):
+        return f"d_loss {last['d_loss']:.3g} has grown over {GROWTH} times from its first logs ({start:.3g})", remedy
     return None
 
 
