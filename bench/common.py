@@ -17,6 +17,26 @@ if TYPE_CHECKING:
     import torch
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+RESULTS = Path(__file__).resolve().parent / "results"
+RESULT_MARK = "<!-- written by a steadygan benchmark -->"  # the last line of every results file
+
+
+def result_path(value: str) -> Path:
+    """An argparse type for a results file: refused before any training when it exists and was not written by a
+    benchmark (bench/results/ is theirs), so that no one's file is replaced and no run is wasted."""
+    path = Path(value)
+    if path.exists() and path.resolve().parent != RESULTS and RESULT_MARK not in path.read_text(errors="replace"):
+        raise argparse.ArgumentTypeError(f"'{path}' exists and was not written by a benchmark; give another path")
+    return path
+
+
+def write_result(path: Path | str, text: str) -> None:
+    """Writes a results file (checked with `result_path` when the benchmark started), marked as a benchmark's."""
+    from steadygan.storage.atomic import write_atomic
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, (text.rstrip("\n") + f"\n\n{RESULT_MARK}\n").encode())
 
 
 def run_pool(function: Callable, jobs: Iterable, workers: int, describe: Callable[[dict], str]) -> tuple[list, float]:
@@ -109,13 +129,13 @@ def compare_parser(description: str, *, name: str, data: Path, budget: str) -> a
     parser.add_argument("--eval-n", type=int, default=2000)
     parser.add_argument("--extractor", help="default: the CIFAR-10 classifier, trained once if not cached")
     parser.add_argument("--out", default=f"runs/{name}")
-    parser.add_argument("--results", default=str(Path(__file__).resolve().parent / "results" / f"{name}.md"))
+    parser.add_argument("--results", type=result_path, default=str(RESULTS / f"{name}.md"))
     parser.add_argument("--device", default="auto")
     return parser
 
 
 def compare_and_report(data: str, recipes: str, *, budget: str, out: str, resolution: int, overrides: list[str],
-                       eval_n: int, extractor: str, device: str, results: str, command: str,
+                       eval_n: int, extractor: str, device: str, results: str | Path, command: str,
                        reference: str = "", extra: str = "") -> int:
     """Runs `steadygan compare` and writes its table, `extra`, the wall time and `reference` to `results`; 0
     when every variant finished."""
@@ -132,7 +152,6 @@ def compare_and_report(data: str, recipes: str, *, budget: str, out: str, resolu
     machine = describe_machine(torch.cuda.is_available() and device != "cpu")
     footer = (f"\nCommand: `{command}` on {machine}; this invocation {minutes:.1f} min, the variants' training "
               f"(evaluations included) {trained:.1f} min in all. Report: {result.html}.\n{reference}")
-    Path(results).parent.mkdir(parents=True, exist_ok=True)
-    Path(results).write_text(result.markdown.read_text() + extra + footer)
+    write_result(results, result.markdown.read_text() + extra + footer)
     print(result.markdown.read_text() + extra + footer)
     return 0 if result.completed else 1

@@ -20,7 +20,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from common import SHARED_DATA
+from common import SHARED_DATA, result_path, write_result
 
 HERE = Path(__file__).resolve().parent
 
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--work", default="runs/bench-loader-memory", help="where the repeated zip and runs go")
-    parser.add_argument("--out", default=str(HERE / "results" / "loader-memory.md"))
+    parser.add_argument("--out", type=result_path, default=str(HERE / "results" / "loader-memory.md"))
     args = parser.parse_args(argv)
 
     work = Path(args.work)
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                    f"{large['anon_mib'] / small['anon_mib']:.2f}x for {large['images'] / small['images']:.0f}x the "
                    "data.")]
     text = "\n".join(lines) + "\n"
-    Path(args.out).write_text(text)
+    write_result(args.out, text)
     print(text)
     return 0
 

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import SeparateSeeds, mean_std, run_pool
+from common import RESULT_MARK, RESULTS, SeparateSeeds, mean_std, result_path, run_pool, write_result
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,7 @@ def scatter(results: list[dict], keys: list[str], path: Path, per_row: int = 4) 
             ax.set(xlim=(-reach, reach), ylim=(-reach, reach), aspect="equal", xticks=[], yticks=[])
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=80, metadata={"Comment": RESULT_MARK})  # read by result_path: a benchmark's file
     plt.close(fig)
 
 
@@ -254,9 +254,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, help=f"seeds per row and mixture (default {SEEDS}, quick 2)")
     parser.add_argument("--techniques", help="comma-separated subset of: " + ", ".join(ENTRIES))
     parser.add_argument("--workers", type=int, default=max(1, multiprocessing.cpu_count()))
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "mixtures"),
+    parser.add_argument("--out", default=str(RESULTS / "mixtures"),
                         help="output prefix: writes PREFIX.md and PREFIX.png")
     args = parser.parse_args(argv)
+    for suffix in (".md", ".png"):
+        try:
+            result_path(str(Path(args.out).with_suffix(suffix)))
+        except argparse.ArgumentTypeError as error:
+            parser.error(f"--out: {error}")
 
     max_steps = args.max_steps or (200 if args.quick else MAX_STEPS)
     eval_every = args.eval_every or (100 if args.quick else EVAL_EVERY)
@@ -287,8 +292,7 @@ def main(argv: list[str] | None = None) -> int:
              f"{args.patience} scorings {eval_every} G steps apart, or at {max_steps} G steps; recipe rows train "
              f"their own schedule. Wall time {wall:.0f} s with {args.workers} worker(s).\n")
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text(text)
+    write_result(out.with_suffix(".md"), text)
     scatter(results, keys, out.with_suffix(".png"))
     print(text)
     print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.png')}")

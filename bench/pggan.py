@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from common import SHARED_DATA, cifar_classifier, describe_machine
+from common import SHARED_DATA, cifar_classifier, describe_machine, result_path, write_result
 
 HERE = Path(__file__).resolve().parent
 DATA = SHARED_DATA / "anime-faces-64.zip"
@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extractor", help="inception or classifier:FILE (default: the cached CIFAR-10 classifier)")
     parser.add_argument("--eval-n", type=int, help="generated images per evaluation")
     parser.add_argument("--run", default="", help="the run folder (default: a new one, runs/NNNNN-bench-pggan)")
-    parser.add_argument("--out", help="the table to write (default bench/results/pggan.md; none with --quick)")
+    parser.add_argument("--out", type=result_path,
+                        help="the table to write (default bench/results/pggan.md; none with --quick)")
     args = parser.parse_args(argv)
 
     from steadygan.config import load_config
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     out = args.out or (None if args.quick else HERE / "results" / "pggan.md")
     if out:
-        Path(out).write_text(text)
+        write_result(out, text)
         print(f"wrote {out}")
     return 0
 

@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import SeparateSeeds, describe_machine
+from common import RESULTS, SeparateSeeds, describe_machine, result_path, write_result
 
 RECIPES = ("toy2d", "toy2d-stable")
 
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "seed-lanes.md"))
+    parser.add_argument("--out", type=result_path, default=str(RESULTS / "seed-lanes.md"))
     args = parser.parse_args(argv)
 
     import torch
@@ -148,8 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(argv if argv is not None else sys.argv[1:])
     text = f"Command: python bench/seed_lanes.py {command}\n\n" + "\n".join(lines) + "\n"
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    write_result(out, text)
     print(text)
     return 0
 

@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import SHARED_DATA, existing_data, mean_std, run_pool
+from common import RESULTS, SHARED_DATA, existing_data, mean_std, result_path, run_pool, write_result
 
 SAMPLES = 26_000
 SEEDS = 3
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", help="comma-separated subset of: " + ", ".join(ROWS))
     parser.add_argument("--protocols", default="veegan,hard", help="comma-separated subset of: veegan, hard")
     parser.add_argument("--workers", type=int, default=max(1, multiprocessing.cpu_count()))
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "stacked-mnist.md"))
+    parser.add_argument("--out", type=result_path, default=str(RESULTS / "stacked-mnist.md"))
     args = parser.parse_args(argv)
 
     args.steps = args.steps or (30 if args.quick else None)
@@ -213,8 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     text = f"Command: python bench/stacked_mnist.py {command}\n\n" + table(results, keys, names, args, samples)
     text += f"\nWall time {wall / 60:.1f} min with {args.workers} worker(s).\n"
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    write_result(out, text)
     print(text)
     print(f"wrote {out}")
     return 0

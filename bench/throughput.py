@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common import SHARED_DATA
+from common import SHARED_DATA, result_path, write_result
 
 HERE = Path(__file__).resolve().parent
 
@@ -233,7 +233,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--full", action="store_true", help="the recipes' own widths (for a GPU)")
     parser.add_argument("--quick", action="store_true", help="tiny models on the built-in digits")
     parser.add_argument("--no-compile", action="store_true", help="skip the compiled rows")
-    parser.add_argument("--out", help="Markdown results (default bench/results/throughput-<device>.md)")
+    parser.add_argument("--out", type=result_path,
+                        help="Markdown results (default bench/results/throughput-<device>.md)")
     return parser.parse_args(argv)
 
 
@@ -289,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if not args.quick:
         path = Path(args.out or HERE / "results" / f"throughput-{rows[0]['trainer'].device.type}.md")
-        path.write_text(text)
+        write_result(path, text)
         print(f"wrote {path}")
     return 0
 
