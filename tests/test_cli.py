@@ -1,17 +1,21 @@
 """The command line: a whole run, drawing from its checkpoint, signals, and one-line errors."""
 
+import importlib.metadata
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+import steadygan
 from helpers import NO_TENSORBOARD
 from steadygan import cli
 from steadygan.errors import SteadyganWarning
@@ -187,3 +191,10 @@ def test_a_tensorboard_that_fails_to_import_names_the_failure(tmp_path, monkeypa
     log.write(1, {"loss": 0.5})
     assert json.loads(log.path.read_text()) == {"step": 1, "loss": 0.5} and not (tmp_path / "tensorboard").exists()
 
+
+def test_version_is_the_installed_packages(capsys):
+    declared = re.search(r'^version = "(.+)"$', (Path(__file__).parents[1] / "pyproject.toml").read_text(), re.M)
+    installed = importlib.metadata.version("steadygan")
+    assert declared and installed == declared[1], "the installed metadata is stale: pip install -e . again"
+    assert run_cli(capsys, "--version") == (0, f"steadygan {installed}\n", "")
+    assert steadygan.__version__ == installed
