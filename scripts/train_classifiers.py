@@ -2,7 +2,7 @@
 
     python scripts/train_classifiers.py [--mnist ../shared/data/mnist]
 
-`digits` reads scikit-learn's digits at 16x16 (the resolution the digit recipes train at); `mnist`
+`digits` reads the built-in digits at 16x16 (the resolution the digit recipes train at); `mnist`
 reads the 10,000 MNIST test images at 32x32 (the MNIST training images are not used, so any MNIST
 data can be stacked and scored). Each keeps 10% of its images out of training and reports its accuracy
 on them.

@@ -6,6 +6,8 @@
     print(steadygan.evaluate(result.out_dir, "fid,kid", n=10_000).scores)
 """
 
+from importlib import metadata as _metadata
+
 from .config import Config, load_config
 from .data_report import inspect_data
 from .errors import CheckpointError, ConfigError, DataError, SteadyganError
@@ -16,7 +18,10 @@ from .metrics import evaluate_folders
 from .run_list import list_runs
 from .train import Trainer, TrainResult, train
 
-__version__ = "0.1.0"
+try:  # one source of truth, pyproject.toml's version, as installed; the same as `steadygan --version`
+    __version__ = _metadata.version("steadygan")
+except _metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = ["CheckpointError", "Config", "ConfigError", "DataError", "SteadyganError", "TrainResult", "Trainer",
            "evaluate", "evaluate_folders", "export_generator", "info", "inspect_data", "interpolate", "list_runs",

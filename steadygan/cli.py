@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Callable
 from typing import NoReturn
 
+from . import __version__
 from .config import MAX_EVAL_IMAGES, is_override, recipe_names, recipe_path
 from .errors import SteadyganError, SteadyganWarning
 
@@ -267,6 +268,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="steadygan", description="Train GANs that do not fall apart.")
+    parser.add_argument("--version", action="version", version=f"steadygan {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     data = commands.add_parser(

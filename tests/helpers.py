@@ -25,6 +25,11 @@ def tiny_trainer(out_dir, recipe="sngan-projection", **overrides):
     return Trainer(tiny_config(out_dir, recipe, **overrides), progress=False, tensorboard=False)
 
 
+# What training prints, and nothing else on stderr, where the tensorboard package is not installed.
+NO_TENSORBOARD = ("steadygan: warning: TensorBoard logging is off: the tensorboard package is not installed "
+                  "(pip install 'steadygan[tensorboard]', or --no-tensorboard to silence this)")
+
+
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "published-results.md"
 
 

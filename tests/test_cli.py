@@ -1,18 +1,26 @@
 """The command line: a whole run, drawing from its checkpoint, signals, and one-line errors."""
 
+import importlib.metadata
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+import steadygan
+from helpers import NO_TENSORBOARD
 from steadygan import cli
+from steadygan.errors import SteadyganWarning
 from steadygan.train import load_checkpoint
+from steadygan.train.metrics_log import MetricsLog
 
 TINY = ["data.resolution=16", "model.g_width=8", "model.d_width=8", "model.z_dim=16", "optim.batch_size=8",
         "optim.n_dis=1", "train.log_every=1", "train.num_samples=10"]
@@ -152,3 +160,41 @@ def test_signal_saves_a_checkpoint_and_resume_continues(tmp_path, signum):
                      f"train.steps={stopped + 3}"]) == 0
     _, meta, _ = load_checkpoint(out)
     assert meta["step"] == stopped + 3
+
+
+def without_tensorboard(monkeypatch, installed=None):
+    """`import tensorboard` fails as where it is not installed, or finds `installed`; torch.utils.tensorboard,
+    whose first line it is, is imported afresh."""
+    monkeypatch.delitem(sys.modules, "torch.utils.tensorboard", raising=False)
+    monkeypatch.setitem(sys.modules, "tensorboard", installed)
+
+
+def test_training_without_tensorboard_says_so_in_one_line_and_goes_on(tmp_path, capsys, monkeypatch):
+    without_tensorboard(monkeypatch)
+    out = tmp_path / "run"
+    code, text, err = run_cli(capsys, "train", "--recipe", "toy2d", "--steps", 2, "--out", out, "--no-progress",
+                              "train.log_every=1", "optim.batch_size=64")
+    assert code == 0 and "finished" in text
+    assert err.splitlines() == [NO_TENSORBOARD]
+    assert [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+    assert (out / "loss.png").is_file() and not (out / "tensorboard").exists()
+    assert run_cli(capsys, "train", "--resume", out, "--steps", 3, "--no-progress", "--no-tensorboard")[2] == ""
+
+
+def test_a_tensorboard_that_fails_to_import_names_the_failure(tmp_path, monkeypatch):
+    without_tensorboard(monkeypatch, installed=types.SimpleNamespace(__version__="1.14.0"))  # torch wants 1.15
+    with pytest.warns(SteadyganWarning) as caught:
+        log = MetricsLog(tmp_path)
+    assert [str(w.message) for w in caught] == [(
+        "TensorBoard logging is off: torch.utils.tensorboard cannot be imported (TensorBoard logging requires "
+        "TensorBoard version 1.15 or above); reinstall it with pip install 'steadygan[tensorboard]'")]
+    log.write(1, {"loss": 0.5})
+    assert json.loads(log.path.read_text()) == {"step": 1, "loss": 0.5} and not (tmp_path / "tensorboard").exists()
+
+
+def test_version_is_the_installed_packages(capsys):
+    declared = re.search(r'^version = "(.+)"$', (Path(__file__).parents[1] / "pyproject.toml").read_text(), re.M)
+    installed = importlib.metadata.version("steadygan")
+    assert declared and installed == declared[1], "the installed metadata is stale: pip install -e . again"
+    assert run_cli(capsys, "--version") == (0, f"steadygan {installed}\n", "")
+    assert steadygan.__version__ == installed

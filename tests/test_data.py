@@ -1,6 +1,8 @@
 """Data sources, labels, the uint8 cache, batches and every bad-input error."""
 
 import gzip
+import hashlib
+import sys
 import zipfile
 
 import numpy as np
@@ -104,6 +106,29 @@ def test_builtin_digits():
     images = np.asarray(data.images)
     assert images.max() == 255 and images.min() == 0
     assert load("digits", channels=3).shape() == (3, 16, 16)
+
+
+def test_the_shipped_digits_load_without_scikit_learn(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # any import of it fails
+    images, labels = sources.builtin_digits()
+    assert images.dtype == labels.dtype == np.uint8 and images.shape == (1797, 8, 8)
+    assert images.max() == 16 and np.bincount(labels).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    # Pins the values and their order: the cache fingerprint of `digits` promises the same images.
+    digest = hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()
+    assert digest == "87ff0c9e40dc7e2c0e34e7257799c2e3f3aec1a016363bb11cad869ec428a826"
+    listing = sources.list_digits("auto")
+    assert np.array_equal(listing.decoded, np.round(images * (255 / 16)).astype(np.uint8))
+    assert listing.labels == [str(label) for label in labels]
+
+
+def test_the_shipped_digits_are_scikit_learns():
+    datasets = pytest.importorskip("sklearn.datasets")
+    digits = datasets.load_digits()
+    images, labels = sources.builtin_digits()
+    assert np.array_equal(images, digits.images) and np.array_equal(labels, digits.target)
+    listing = sources.list_digits("auto")  # what the scikit-learn loader made of them before
+    assert np.array_equal(listing.decoded, np.round(digits.images * (255 / 16)).astype(np.uint8))
+    assert listing.labels == [str(t) for t in digits.target]
 
 
 def test_resize_then_center_crop(tmp_path):

@@ -17,6 +17,7 @@ from PIL import Image
 from steadygan import cli
 from steadygan.config import DataConfig
 from steadygan.data import build_dataset
+from steadygan.data.sources import builtin_digits
 from steadygan.data_report import inspect_data
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -149,13 +150,11 @@ def test_labels_csv_rows_and_images_it_leaves_out_are_counted(tmp_path):
 
 
 def test_the_built_in_digits_and_their_preview_are_what_training_sees(tmp_path):
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
+    images, labels = builtin_digits()
     report = inspect_data("digits", preview=tmp_path / "digits.png", progress=False).to_json()
-    assert report["images"] == report["readable"] == len(digits.images)
-    assert report["labels"]["classes"] == {str(c): int(n) for c, n in enumerate(np.bincount(digits.target))}
-    pixels = np.round(digits.images * 255 / 16).astype(np.uint8).reshape(len(digits.images), -1)
+    assert report["images"] == report["readable"] == len(images)
+    assert report["labels"]["classes"] == {str(c): int(n) for c, n in enumerate(np.bincount(labels))}
+    pixels = np.round(images * (255 / 16)).astype(np.uint8).reshape(len(images), -1)
     _, counts = np.unique(pixels, axis=0, return_counts=True)
     assert report["duplicates"]["copies"] == int((counts - 1).sum())
     assert report["duplicates"]["copies"] == sum(len(g) - 1 for g in report["duplicates"]["groups"])
@@ -169,7 +168,7 @@ def test_the_built_in_digits_and_their_preview_are_what_training_sees(tmp_path):
         row, column = divmod(k, preview["per_row"])
         tile = grid[2 + row * 18:2 + row * 18 + 16, 2 + column * 18:2 + column * 18 + 16]
         assert np.array_equal(tile, dataset.images[index, 0]), name
-        assert str(digits.target[index]) == str(row)  # a row per class
+        assert str(labels[index]) == str(row)  # a row per class
 
 
 def test_the_cache_state_follows_the_training_cache(monkeypatch, tmp_path):

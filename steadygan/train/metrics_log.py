@@ -1,4 +1,4 @@
-"""Training metrics: running means written to a JSONL file and TensorBoard, and a loss plot."""
+"""Training metrics: running means written to a JSONL file and TensorBoard (an optional extra), and a loss plot."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ import json
 import math
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from ..errors import warn
+from ..errors import first_line, warn
 from ..images import SOFTWARE
 from ..storage.atomic import atomic_path, write_atomic
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 
 class MetricsLog:
@@ -23,11 +27,7 @@ class MetricsLog:
         self.writes = write  # False on all training processes but the first
         self._sums: dict[str, float | torch.Tensor] = defaultdict(float)
         self._counts: dict[str, int] = defaultdict(int)
-        self._writer = None
-        if tensorboard and write:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self._writer = SummaryWriter(str(out_dir / "tensorboard"))
+        self._writer = tensorboard_writer(out_dir / "tensorboard") if tensorboard and write else None
 
     def add(self, values: dict[str, float | torch.Tensor]) -> None:
         """Values may be tensors: they are summed on their device and read once per flush."""
@@ -73,6 +73,25 @@ class MetricsLog:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+TENSORBOARD_EXTRA = "pip install 'steadygan[tensorboard]'"
+
+
+def tensorboard_writer(folder: Path) -> SummaryWriter | None:
+    """A TensorBoard writer into `folder`, or None, with one warning, where the optional tensorboard package
+    is missing: training goes on with metrics.jsonl and the loss plot."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        if isinstance(exc, ModuleNotFoundError) and exc.name == "tensorboard":
+            warn(f"TensorBoard logging is off: the tensorboard package is not installed ({TENSORBOARD_EXTRA}, "
+                 "or --no-tensorboard to silence this)")
+        else:  # installed, but it or a dependency of it (protobuf, say) fails to import
+            warn(f"TensorBoard logging is off: torch.utils.tensorboard cannot be imported ({first_line(exc)}); "
+                 f"reinstall it with {TENSORBOARD_EXTRA}")
+        return None
+    return SummaryWriter(str(folder))
 
 
 def read_records(path: Path) -> list[dict]:
