@@ -1,9 +1,11 @@
 """steadygan: train GANs that do not fall apart.
 
-    import steadygan
-    result = steadygan.train("sngan", ["data.source=photos/", "data.resolution=32"])
-    steadygan.sample(result.out_dir, 64, out="grid.png")
-    print(steadygan.evaluate(result.out_dir, "fid,kid", n=10_000).scores)
+```python
+import steadygan
+result = steadygan.train("sngan", ["data.source=photos/", "data.resolution=32"])
+steadygan.sample(result.out_dir, 64, out="grid.png")
+print(steadygan.evaluate(result.out_dir, "fid,kid", n=10_000).scores)
+```
 """
 
 from importlib import metadata as _metadata

@@ -254,6 +254,8 @@ class TrainConfig:
 
 @dataclass
 class Config:
+    """A run's whole configuration: one section per field, each a dataclass of keys with their defaults."""
+
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)

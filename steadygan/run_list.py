@@ -88,6 +88,7 @@ def summarize_run(path: Path) -> RunSummary:
 
 
 def list_runs(folder: str | Path = "runs") -> list[RunSummary]:
+    """A summary of every run folder at or below `folder`: what `steadygan runs` lists."""
     return [summarize_run(path) for path in find_runs(folder)]
 
 

@@ -36,6 +36,8 @@ from .signals import stop_on_signals
 
 @dataclass
 class TrainResult:
+    """What `train` and `Trainer.fit` return: the run folder, its last checkpoint and the step reached."""
+
     out_dir: Path
     checkpoint: Path
     step: int
