@@ -123,7 +123,8 @@ def _doctor(args: argparse.Namespace) -> int:
     last = next((r for r in reversed(records) if "d_acc_real" in r), None)
     if last:
         shown = ("d_acc_real", "d_acc_fake", "d_acc_seen", "d_acc_heldout", "g_grad_norm", "d_grad_norm",
-                 "d_lipschitz", "diversity", "near_duplicates", "sample_coverage", "sample_density")
+                 "d_lipschitz", "diversity", "near_duplicates", "sample_coverage", "sample_density",
+                 "sample_cells")
         print("last monitors: " + ", ".join(f"{k}={last[k]:.3g}" for k in shown if k in last))
     for finding in findings:
         print(f"- {finding.line()}")

@@ -12,7 +12,7 @@ import common
 
 
 @pytest.mark.parametrize("module, option", [
-    ("stacked_mnist", "--out"), ("seed_lanes", "--out"), ("loader_memory", "--out"),
+    ("doctor", "--out"), ("stacked_mnist", "--out"), ("seed_lanes", "--out"), ("loader_memory", "--out"),
     ("pggan", "--out"), ("throughput", "--out"), ("small_data", "--results"), ("compare_cifar", "--results"),
     ("compare_flowers", "--results"), ("stem_stride", "--results"), ("mixtures", "--out"),
 ])

@@ -126,17 +126,19 @@ def records(**columns):
     ("d_overpowering", records(d_acc_real=[0.99] * 8, d_acc_fake=[1.0] * 8)),
     ("mode_collapse", records(diversity=[0.1, 0.4, 0.6, 0.6, 0.05, 0.04, 0.04, 0.03], near_duplicates=[0.9] * 8)),
     ("mode_collapse", records(sample_coverage=[0.1, 0.4, 0.6, 0.6, 0.25, 0.2, 0.2, 0.2], sample_density=[0.8] * 8)),
+    ("mode_collapse", records(sample_cells=[0.2, 0.9, 1.0, 1.0, 0.6, 0.6, 0.5, 0.5], sample_coverage=[0.5] * 8,
+                              sample_density=[0.8] * 8)),
     ("d_overfitting", records(d_acc_seen=[0.95] * 8, d_acc_heldout=[0.5] * 8, d_loss_gap=[0.8] * 8)),
     ("vanishing_g_gradients", records(g_grad_norm=[5.0] * 4 + [1e-5] * 4)),
     ("oscillation", records(g_loss=[2.0, -1.0] * 6)),
 ])
 def test_each_rule_fires_on_its_pattern_and_not_on_a_steady_run(rule, history):
-    config = load_config("dcgan")
+    config = load_config("dcgan", ["train.steps=100"])  # the patterns' 8 logs reach step 80
     assert RULES.get(rule)(history, config) is not None
     steady = records(d_loss=[1.0] * 12, g_loss=[1.0 + 0.01 * i for i in range(12)], d_acc_real=[0.7] * 12,
                      d_acc_fake=[0.7] * 12, diversity=[0.9] * 12, near_duplicates=[0.0] * 12,
                      d_acc_seen=[0.7] * 12, d_acc_heldout=[0.68] * 12, g_grad_norm=[3.0] * 12,
-                     sample_coverage=[0.7] * 12, sample_density=[0.9] * 12)
+                     sample_coverage=[0.7] * 12, sample_density=[0.9] * 12, sample_cells=[0.95] * 12)
     assert RULES.get(rule)(steady, config) is None
     assert [f.rule for f in diagnose(history, config)].count(rule) == 1  # reported once, when it first fires
 
@@ -167,6 +169,24 @@ def test_low_coverage_is_collapse_and_low_density_not_fitting_once_a_quarter_of_
     assert diagnose(moving, under_way) == []  # the losses have not settled: G is still on its way
 
 
+def test_points_are_judged_by_the_cells_their_samples_reach_not_by_coverage():
+    config = load_config("toy2d", ["train.steps=100"])
+    # All modes, every sample a little off its mode's reals: coverage is low, but no mode is missing.
+    off_centre = records(sample_cells=[0.95] * 8, sample_coverage=[0.05] * 8, sample_density=[0.3] * 8)
+    assert diagnose(off_centre, config) == []
+    missing = records(sample_cells=[0.7] * 8, sample_coverage=[0.6] * 8, sample_density=[0.9] * 8)
+    [finding] = diagnose(missing, config)
+    assert finding.rule == "mode_collapse" and "reach 70% of the cells" in finding.evidence
+    early = records(sample_coverage=[0.9, 0.95, 0.9, 0.9, 0.1, 0.1, 0.1, 0.1], sample_density=[0.9] * 8)
+    assert diagnose(early, load_config("toy2d", ["train.steps=1000"])) == []  # a swing in the first quarter
+    rising = records(sample_cells=[0.1, 0.2, 0.2, 0.3, 0.3, 0.4, 0.5, 0.6], sample_coverage=[0.1] * 8,
+                     sample_density=[0.9] * 8)
+    assert diagnose(rising, config) == []  # still finding modes: an EMA of G that lags, say
+    stuck = rising + [{"step": 80 + 10 * i, "sample_cells": 0.55, "sample_coverage": 0.1, "sample_density": 0.9}
+                      for i in range(1, 5)]
+    assert [f.rule for f in diagnose(stuck, config)] == ["mode_collapse"]  # then no new high for 4 logs
+
+
 class PointsGenerator(torch.nn.Module):
     """A stand-in G whose samples are the given points, one per latent, whatever the latent."""
 
@@ -188,7 +208,7 @@ def brute_force_density_coverage(real, fake, k):
 
 def test_coverage_probe_counts_the_real_balls_the_samples_reach():
     rng = np.random.default_rng(0)
-    centres = toy_centres("grid25")
+    centres = centres_of_grid = toy_centres("grid25")
     reals = (centres[rng.integers(0, 25, 300)] + 0.05 * rng.standard_normal((300, 2))).astype(np.float32)
     real_images = lambda indices: (torch.from_numpy(reals[indices]), None)  # noqa: E731
     probe = CoverageProbe.build(200, np.arange(100), np.arange(100, 300), 4, 0, real_images, seed=0)
@@ -197,9 +217,21 @@ def test_coverage_probe_counts_the_real_balls_the_samples_reach():
     for samples in (reals[200:] + 0.0, four_modes):
         measured = probe.measure(PointsGenerator(samples))
         density, coverage = brute_force_density_coverage(reals[:200], samples, CoverageProbe.K)
-        assert measured == pytest.approx({"sample_density": density, "sample_coverage": coverage}, abs=1e-6)
+        assert measured["sample_density"] == pytest.approx(density, abs=1e-6)
+        assert measured["sample_coverage"] == pytest.approx(coverage, abs=1e-6)
     healthy = probe.measure(PointsGenerator(reals[100:300]))
     assert measured["sample_coverage"] < 0.3 < healthy["sample_coverage"]
+
+    # The cells: k-means of the reals, each within one mode here; the four-mode samples reach exactly the
+    # cells of their four modes.
+    centres, _ = probe.cells(torch.from_numpy(reals[:200]))
+    mode_of_real = np.linalg.norm(reals[:200, None] - centres_of_grid[None], axis=-1).argmin(axis=1)
+    cell_of_real = torch.cdist(torch.from_numpy(reals[:200]), centres).argmin(dim=1).numpy()
+    modes_of_cell = [set(mode_of_real[cell_of_real == j]) for j in range(len(centres))]
+    assert all(len(modes) == 1 for modes in modes_of_cell)
+    expected = np.mean([modes <= {0, 1, 2, 3} for modes in modes_of_cell])
+    assert measured["sample_cells"] == pytest.approx(expected) and expected < 0.3
+    assert healthy["sample_cells"] == 1.0
     assert CoverageProbe.build(0, np.arange(9), np.arange(9), 4, 0, real_images, seed=0) is None
 
 
@@ -221,9 +253,9 @@ def test_a_grid_run_whose_samples_reach_four_of_the_25_modes_is_named_mode_colla
     def four_modes(z, y=None):  # every sample at one of four centres, G's output added at a thousandth
         return centres[torch.arange(len(z)) % 4] + 0.001 * forward(z, y)
 
-    trainer.G.forward = four_modes
+    trainer.G.forward = trainer.ema.model.forward = four_modes  # the probe samples from the EMA of G
     trainer.fit()
     finding = trainer.doctor.findings["mode_collapse"]
-    assert "cover only" in finding.evidence and finding.remedy.startswith("model.packing=2")
+    assert "of the cells" in finding.evidence and finding.remedy.startswith("model.packing=2")
     last = trainer.doctor.records[-1]
-    assert last["sample_coverage"] < 0.3 and last["sample_density"] > 0.05
+    assert last["sample_cells"] < 0.3 and last["sample_density"] > 0.05

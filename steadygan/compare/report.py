@@ -33,6 +33,7 @@ CURVES = [
     ("near_duplicates", "near-duplicate sample pairs", False),
     ("sample_coverage", "share of real samples the fixed-latent samples cover", False),
     ("sample_density", "density of the fixed-latent samples among real ones", False),
+    ("sample_cells", "share of the real data's cells the samples reach (points)", False),
 ]
 LOWER_IS_BETTER = {"fid", "kid"}
 HIGHER_IS_BETTER = {"is", "precision", "recall", "density", "coverage", "modes"}

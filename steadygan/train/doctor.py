@@ -93,12 +93,19 @@ def d_overpowering(records: list[dict], config: Config) -> tuple[str, list[str]]
 
 COLLAPSE_REMEDIES = ["model.packing=2", "model.minibatch_stddev=true", "loss.unrolled_steps=5", "optim.n_dis=5",
                      "regularize.diffaugment=color,translation,cutout"]
-# Coverage and density thresholds, from the traces of grid runs whose modes are counted (toy2d: 2 to 6 of 25
-# modes, coverage under 0.09; toy2d-stable: 0.3 by step 1,000 of 20,000, 0.75 with 24 modes):
-COVERAGE_FLOOR = 0.3  # a healthy run passes it within its first quarter; collapsed ones stay below it
-COVERAGE_DROP = 0.5  # below this share of a peak above the floor: modes G had found are lost
+# Thresholds tuned on the labelled runs of bench/doctor.py (bench/results/doctor.md), where the modes are counted:
+CELLS_FLOOR = 0.8  # points: reaching fewer of the reals' cells than this is fewer modes than a healthy run finds
+COVERAGE_FLOOR = 0.3  # images: a healthy run's coverage stays above it once a quarter of the run is done
+COVERAGE_DROP = 0.5  # images: below this share of a peak above the floor, modes G had found are lost
 SPARSE = 0.05  # mean density below this: the samples are far from every real one (1: distributed as the reals)
-JUDGE_AFTER = 0.25  # the share of the run after which low coverage is a finding, not a start
+JUDGE_AFTER = 0.25  # the share of the run after which coverage is judged: before, it swings as G finds the data
+
+
+def stalled(records: list[dict], key: str) -> bool:
+    """Whether `key` reached no new high in the last WINDOW logs: low coverage that still rises is a run on its
+    way (an EMA of G lags G by thousands of steps), not a collapse."""
+    values = [r[key] for r in records if key in r]
+    return len(values) >= 2 * WINDOW and max(values[-WINDOW:]) <= max(values[-2 * WINDOW:-WINDOW])
 
 
 def coverage_window(records: list[dict]) -> tuple[list[float], list[float], float] | None:
@@ -112,18 +119,25 @@ def coverage_window(records: list[dict]) -> tuple[list[float], list[float], floa
 
 @RULES.register("mode_collapse")
 def mode_collapse(records: list[dict], config: Config) -> tuple[str, list[str]] | None:
-    # A freshly initialized G gives nearly one output too; collapse is a loss of the variety G had reached,
-    # or too little of it once the run is well under way.
-    window = coverage_window(records)
-    if window is not None:
-        coverage, density, peak = window
-        if peak >= COVERAGE_FLOOR and max(coverage) < COVERAGE_DROP * peak:
-            return ((f"the samples cover {coverage[-1]:.0%} of the real data, down from {peak:.0%}: modes G had "
-                     f"found are lost"), COLLAPSE_REMEDIES)
-        late = records[-1]["step"] >= JUDGE_AFTER * config.train.steps
-        if late and max(coverage) < COVERAGE_FLOOR and statistics.mean(density) >= SPARSE:
-            return ((f"the samples cover only {coverage[-1]:.0%} of the real data (density {density[-1]:.2f}) "
-                     f"{records[-1]['step']} steps into the run: G found some of its modes"), COLLAPSE_REMEDIES)
+    # A freshly initialized G gives nearly one output too, and coverage swings while G finds the data: the
+    # monitors are judged from a quarter of the run on, and low coverage only once it has stopped rising.
+    # Points are judged by the cells they reach, images by coverage (the probe logs cells only for points).
+    step = records[-1]["step"]
+    if step >= JUDGE_AFTER * config.train.steps:
+        cells = recent(records, "sample_cells")
+        window = None if cells else coverage_window(records)
+        if cells and max(cells) < CELLS_FLOOR and stalled(records, "sample_cells"):
+            return ((f"the samples reach {cells[-1]:.0%} of the cells of the real data {step} steps into the run: "
+                     "G has dropped modes"), COLLAPSE_REMEDIES)
+        if window is not None:
+            coverage, density, peak = window
+            if peak >= COVERAGE_FLOOR and max(coverage) < COVERAGE_DROP * peak:
+                return ((f"the samples cover {coverage[-1]:.0%} of the real data, down from {peak:.0%}: modes G "
+                         f"had found are lost"), COLLAPSE_REMEDIES)
+            if (max(coverage) < COVERAGE_FLOOR and statistics.mean(density) >= SPARSE
+                    and stalled(records, "sample_coverage")):
+                return ((f"the samples cover only {coverage[-1]:.0%} of the real data (density {density[-1]:.2f}) "
+                         f"{step} steps into the run: G found some of its modes"), COLLAPSE_REMEDIES)
     diversity, duplicates = recent(records, "diversity"), recent(records, "near_duplicates")
     before = [r["diversity"] for r in records[:-WINDOW] if "diversity" in r]
     peak = max(before, default=0.0)
@@ -277,7 +291,9 @@ class Monitors(Technique):
         self.real_images = real_images  # data indices -> images as D sees them, and their labels
         self.coverage = coverage
 
-    def measure(self, G: nn.Module, D: nn.Module, loss: AdversarialLoss, device: torch.device) -> dict[str, float]:
+    def measure(self, G: nn.Module, D: nn.Module, loss: AdversarialLoss, device: torch.device,
+                sampler: nn.Module | None = None) -> dict[str, float]:
+        """`sampler`: the generator the run samples from (the EMA of G), whose coverage is measured."""
         # D judges as in its training steps (batch statistics of a batch of reals, or of fakes: running
         # statistics mix the two); its buffers are restored, so that monitoring never changes training.
         saved = [buffer.clone() for buffer in D.buffers()]
@@ -301,7 +317,7 @@ class Monitors(Technique):
                 values["d_acc_heldout"] = float(loss.accuracy(held_out, fake_out)[0])
                 values["d_loss_gap"] = float(held_loss - train_loss)
             if self.coverage is not None:
-                values.update(self.coverage.measure(G))
+                values.update(self.coverage.measure(G if sampler is None else sampler))
         finally:
             with torch.no_grad():
                 for buffer, value in zip(D.buffers(), saved, strict=True):
@@ -315,17 +331,30 @@ class CoverageProbe:
     falls when G drops modes, even while its samples spread along a curve), density the mean number of real
     balls a sample lies in, over k (near 0 when samples are far from every real one).
 
+    In a few dimensions coverage also falls when the samples of every mode sit a little off its reals (the
+    small balls of tight modes miss them: a ring run with all 8 modes at 94% high quality covered 5%), so
+    there modes are counted coarsely too: the reals are split into `CELLS` k-means cells, and
+    `sample_cells` is the share of cells with a sample within the cell's reach of its centre (twice the distance
+    of its farthest real, at least the median of those): a dropped mode leaves its cells empty whatever the
+    samples do inside the others, and samples strung between modes reach no cell.
+
     Features need no weights: 2-D points as they are; images through a fixed random projection of their
     pixels to `PROJECTED` dimensions, which keeps distances between images roughly (Johnson-Lindenstrauss:
     within some tens of percent at 64 dimensions) and changes with nothing that trains."""
 
     K = 5  # Naeem et al.'s k
     PROJECTED = 64
+    CELLS = 32  # k-means cells of the reals: more than the modes of the 2-D mixtures, a few reals each
+    KMEANS_STEPS = 20
+    REACH = 2.0  # times a cell's extent: samples a little off a tight mode still reach its cells
+    CELL_DIMENSIONS = 8  # cells for points of at most this many dimensions: in more, distances concentrate and
+    # every sample reaches every cell (stacked-MNIST samples of 49 modes and of 962 both reach all of them)
 
     def __init__(self, reals: np.ndarray, z: torch.Tensor, labels: torch.Tensor | None, real_images: RealImages,
                  seed: int = 0):
         self.reals, self.z, self.labels, self.real_images, self.seed = reals, z, labels, real_images, seed
         self._real_features: dict[tuple[int, ...], torch.Tensor] = {}  # by image shape: PGGAN's grows
+        self._cells: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor] | None] = {}  # centres, reaches
         self._projections: dict[int, torch.Tensor] = {}
 
     @classmethod
@@ -359,8 +388,36 @@ class CoverageProbe:
         shape = tuple(samples.shape[1:])
         if shape not in self._real_features:
             self._real_features[shape] = self.features(self.real_images(self.reals)[0])
-        density, coverage = density_coverage(self._real_features[shape], self.features(samples), self.K)
-        return {"sample_coverage": coverage, "sample_density": density}
+            low = math.prod(shape) <= self.CELL_DIMENSIONS
+            self._cells[shape] = self.cells(self._real_features[shape]) if low else None
+        features = self.features(samples)
+        density, coverage = density_coverage(self._real_features[shape], features, self.K)
+        values = {"sample_coverage": coverage, "sample_density": density}
+        cells = self._cells[shape]
+        if cells is not None:
+            centres, reach = cells
+            values["sample_cells"] = (torch.cdist(features, centres) <= reach).any(dim=0).float().mean().item()
+        return values
+
+    def cells(self, reals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """k-means of the reals (Lloyd's steps from a seeded k-means++ start, which puts a centre in every
+        well-separated mode): the centres of the cells that hold reals and each cell's reach."""
+        generator = torch.Generator().manual_seed(self.seed)
+        count = min(self.CELLS, len(reals) // 4)
+        chosen = [int(torch.randint(len(reals), (1,), generator=generator))]
+        for _ in range(count - 1):
+            nearest = torch.cdist(reals, reals[chosen]).min(dim=1).values ** 2
+            chosen.append(int(torch.multinomial(nearest + 1e-12, 1, generator=generator)))
+        centres = reals[chosen].clone()
+        for _ in range(self.KMEANS_STEPS):
+            member = torch.cdist(reals, centres).argmin(dim=1)
+            for j in range(count):
+                if (member == j).any():  # an emptied cell keeps its centre, and is dropped below
+                    centres[j] = reals[member == j].mean(dim=0)
+        distance, member = torch.cdist(reals, centres).min(dim=1)
+        held = member.unique()
+        farthest = torch.stack([distance[member == j].max() for j in held])
+        return centres[held], self.REACH * farthest.clamp_min(farthest.median())
 
 
 def pairwise_diversity(fake: torch.Tensor, real: torch.Tensor) -> tuple[float, float]:

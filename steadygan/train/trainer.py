@@ -163,7 +163,7 @@ class Trainer(TrainingRun):
             extra["seconds_per_step"] = (now - started) / (self.step - first_step)
         diverged = self.state.diverged()
         if not diverged:  # on every rank: D's batch statistics are those of all ranks together
-            extra.update(self.monitors.measure(self.G, self.D, self.techniques.loss, self.device))
+            extra.update(self.monitors.measure(self.G, self.D, self.techniques.loss, self.device, self.ema.model))
         if self.ranks.main:  # the weights are the same on every rank; rank 0 writes
             record = self.metrics.flush(self.step, extra)
             self._postfix = " ".join(filter(None, (
