@@ -146,7 +146,12 @@ def test_navigation_and_search_load_in_chromium_from_localhost_alone(served, tmp
             titles = {" ".join(text.split()) for text in nav}
             assert {"Getting started", "Your own images", "All techniques", "R1 and R2", "Every key",
                     "What was measured", "Architecture", "The package"} <= titles
-            page.fill("input.md-search__input", "spectral normalization")
+            # A query typed before the search worker has built its index can go unanswered: wait for the
+            # search box to say it is ready, then type as a user does.
+            page.focus("input.md-search__input")
+            page.wait_for_function("document.querySelector('.md-search-result__meta').textContent"
+                                   ".includes('Type to start')", timeout=30_000)
+            page.keyboard.type("spectral normalization")
             page.wait_for_selector(".md-search-result__item", timeout=30_000)  # the worker has the index
             assert page.locator(".md-search-result__item").count() > 0
             assert loaded.get("/search/search_index.json") == 200
