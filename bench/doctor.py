@@ -221,22 +221,6 @@ def with_final_count(case: Case, trainer, outcome: dict, out: Path) -> dict:
     return outcome
 
 
-def recount(job: Job) -> dict:
-    """The final count of a kept run whose outcome lacks one, from its last checkpoint."""
-    import torch
-
-    from steadygan.train import Trainer
-
-    case, folder = job
-    torch.set_num_threads(1)
-    outcome = json.loads((Path(folder) / "outcome.json").read_text())
-    trainer = Trainer.resume(Path(folder) / "checkpoints" / "last.safetensors", progress=False, tensorboard=False)
-    try:
-        return with_final_count(case, trainer, outcome, Path(folder))
-    finally:
-        trainer.close()
-
-
 # --- the report ----------------------------------------------------------------------------------------------
 
 
@@ -442,11 +426,6 @@ def main(argv: list[str] | None = None) -> int:
         _, wall = run_pool(run_case, [(case, str(runs / case.name)) for case in todo], args.workers,
                            lambda r: f"{r['case']}: {r['steps']} steps in {r['seconds']:.0f} s, last count "
                                      f"{r.get('final', '-')}")
-        uncounted = [case for case in cases if case.counter and "final" not in json.loads(
-            (runs / case.name / "outcome.json").read_text())]
-        if uncounted:  # runs kept from before the last count took its own sample count
-            run_pool(recount, [(case, str(runs / case.name)) for case in uncounted], args.workers,
-                     lambda r: f"{r['case']}: counted {r['final']}")
     command = " ".join(argv if argv is not None else sys.argv[1:])
     text = report(runs, cases, command, wall)
     out = Path(args.out)
