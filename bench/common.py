@@ -30,13 +30,16 @@ def result_path(value: str) -> Path:
     return path
 
 
-def write_result(path: Path | str, text: str) -> None:
-    """Writes a results file (checked with `result_path` when the benchmark started), marked as a benchmark's."""
+def publish_result(path: Path | str, text: str) -> None:
+    """Writes a results file (checked with `result_path` when the benchmark started), marked as a benchmark's,
+    and prints it with where it went."""
     from steadygan.storage.atomic import write_atomic
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, (text.rstrip("\n") + f"\n\n{RESULT_MARK}\n").encode())
+    print(text)
+    print(f"wrote {path}")
 
 
 def run_pool(function: Callable, jobs: Iterable, workers: int, describe: Callable[[dict], str]) -> tuple[list, float]:
@@ -152,6 +155,5 @@ def compare_and_report(data: str, recipes: str, *, budget: str, out: str, resolu
     machine = describe_machine(torch.cuda.is_available() and device != "cpu")
     footer = (f"\nCommand: `{command}` on {machine}; this invocation {minutes:.1f} min, the variants' training "
               f"(evaluations included) {trained:.1f} min in all. Report: {result.html}.\n{reference}")
-    write_result(results, result.markdown.read_text() + extra + footer)
-    print(result.markdown.read_text() + extra + footer)
+    publish_result(results, result.markdown.read_text() + extra + footer)
     return 0 if result.completed else 1

@@ -40,7 +40,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import RESULTS, SHARED_DATA, existing_data, result_path, run_pool, write_result
+from common import RESULTS, SHARED_DATA, existing_data, publish_result, result_path, run_pool
 
 COLLAPSED = 0.8  # fewer than this share of the modes captured: collapsed
 OFF_DATA = 0.1  # fewer than this share of 2-D samples within 3 std of a centre: off the data
@@ -428,10 +428,7 @@ def main(argv: list[str] | None = None) -> int:
                                      f"{r.get('final', '-')}")
     command = " ".join(argv if argv is not None else sys.argv[1:])
     text = report(runs, cases, command, wall)
-    out = Path(args.out)
-    write_result(out, text)
-    print(text)
-    print(f"wrote {out}")
+    publish_result(args.out, text)
     return 0
 
 

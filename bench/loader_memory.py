@@ -20,7 +20,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from common import SHARED_DATA, result_path, write_result
+from common import SHARED_DATA, publish_result, result_path
 
 HERE = Path(__file__).resolve().parent
 
@@ -113,8 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                    f"{large['anon_mib'] / small['anon_mib']:.2f}x for {large['images'] / small['images']:.0f}x the "
                    "data.")]
     text = "\n".join(lines) + "\n"
-    write_result(args.out, text)
-    print(text)
+    publish_result(args.out, text)
     return 0
 
 

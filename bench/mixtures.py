@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import RESULT_MARK, RESULTS, SeparateSeeds, mean_std, result_path, run_pool, write_result
+from common import RESULT_MARK, RESULTS, SeparateSeeds, mean_std, publish_result, result_path, run_pool
 
 
 @dataclass(frozen=True)
@@ -292,10 +292,9 @@ def main(argv: list[str] | None = None) -> int:
              f"{args.patience} scorings {eval_every} G steps apart, or at {max_steps} G steps; recipe rows train "
              f"their own schedule. Wall time {wall:.0f} s with {args.workers} worker(s).\n")
     out = Path(args.out)
-    write_result(out.with_suffix(".md"), text)
+    publish_result(out.with_suffix(".md"), text)
     scatter(results, keys, out.with_suffix(".png"))
-    print(text)
-    print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.png')}")
+    print(f"wrote {out.with_suffix('.png')}")
     return 0
 
 

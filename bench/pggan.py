@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from common import SHARED_DATA, cifar_classifier, describe_machine, result_path, write_result
+from common import SHARED_DATA, cifar_classifier, describe_machine, publish_result, result_path
 
 HERE = Path(__file__).resolve().parent
 DATA = SHARED_DATA / "anime-faces-64.zip"
@@ -162,11 +162,11 @@ def main(argv: list[str] | None = None) -> int:
                      f"{r['peak_mib']:.0f} | {r['fid']:.2f} | {r['kid']:.4g} |")
     lines += ["", f"Final 8x8 grid: {final_grid}; growth GIF: {gif}."]
     text = "\n".join(lines) + "\n"
-    print(text)
     out = args.out or (None if args.quick else HERE / "results" / "pggan.md")
     if out:
-        write_result(out, text)
-        print(f"wrote {out}")
+        publish_result(out, text)
+    else:
+        print(text)
     return 0
 
 

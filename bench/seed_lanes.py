@@ -27,9 +27,8 @@ import copy
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-from common import RESULTS, SeparateSeeds, describe_machine, result_path, write_result
+from common import RESULTS, SeparateSeeds, describe_machine, publish_result, result_path
 
 RECIPES = ("toy2d", "toy2d-stable")
 
@@ -147,9 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         print(lines[-1], flush=True)
     command = " ".join(argv if argv is not None else sys.argv[1:])
     text = f"Command: python bench/seed_lanes.py {command}\n\n" + "\n".join(lines) + "\n"
-    out = Path(args.out)
-    write_result(out, text)
-    print(text)
+    publish_result(args.out, text)
     return 0
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import SHARED_DATA, cifar_classifier, describe_machine, result_path, write_result
+from common import SHARED_DATA, cifar_classifier, describe_machine, publish_result, result_path
 
 HERE = Path(__file__).resolve().parent
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -195,8 +195,7 @@ def main(argv: list[str] | None = None) -> int:
          f"training, evaluations included, {trained:.1f} min in all (this invocation {minutes:.1f} min)."),
         "",
     ])
-    write_result(results, text)
-    print(text)
+    publish_result(results, text)
     return 0 if result.completed else 1
 
 

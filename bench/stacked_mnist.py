@@ -36,9 +36,8 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from common import RESULTS, SHARED_DATA, existing_data, mean_std, result_path, run_pool, write_result
+from common import RESULTS, SHARED_DATA, existing_data, mean_std, publish_result, result_path, run_pool
 
 SAMPLES = 26_000
 SEEDS = 3
@@ -212,10 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(argv if argv is not None else sys.argv[1:])
     text = f"Command: python bench/stacked_mnist.py {command}\n\n" + table(results, keys, names, args, samples)
     text += f"\nWall time {wall / 60:.1f} min with {args.workers} worker(s).\n"
-    out = Path(args.out)
-    write_result(out, text)
-    print(text)
-    print(f"wrote {out}")
+    publish_result(args.out, text)
     return 0
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common import SHARED_DATA, result_path, write_result
+from common import SHARED_DATA, publish_result, result_path
 
 HERE = Path(__file__).resolve().parent
 
@@ -287,11 +287,10 @@ def benchmark(args: argparse.Namespace) -> tuple[list[dict], list[tuple], str]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     rows, _, text = benchmark(args)
-    print(text)
-    if not args.quick:
-        path = Path(args.out or HERE / "results" / f"throughput-{rows[0]['trainer'].device.type}.md")
-        write_result(path, text)
-        print(f"wrote {path}")
+    if args.quick:
+        print(text)
+    else:
+        publish_result(args.out or HERE / "results" / f"throughput-{rows[0]['trainer'].device.type}.md", text)
     return 0
 
 

@@ -27,10 +27,11 @@ def test_a_results_file_of_someone_else_is_refused_before_any_work(module, optio
     assert mine.read_text() == "my own notes"
 
 
-def test_a_file_a_benchmark_wrote_may_be_written_again(tmp_path):
+def test_a_file_a_benchmark_wrote_may_be_written_again(tmp_path, capsys):
     path = tmp_path / "deep" / "table.md"
-    common.write_result(path, "| a |\n")
+    common.publish_result(path, "| a |\n")
+    assert capsys.readouterr().out == f"| a |\n\nwrote {path}\n"
     assert path.read_text() == f"| a |\n\n{common.RESULT_MARK}\n"
     assert common.result_path(str(path)) == path
-    common.write_result(path, "| b |")
+    common.publish_result(path, "| b |")
     assert path.read_text().startswith("| b |")
