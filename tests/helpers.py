@@ -1,5 +1,7 @@
 """Shared test helpers."""
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -59,4 +61,14 @@ def numbers(cells: list[str]) -> list[float]:
             found.append(float(cell.rstrip("%")))
         except ValueError:
             continue
+    return found
+
+
+def chromium() -> str:
+    """The path of Debian's chromium; the test skips without it, and fails where CI requires a browser."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("STEADYGAN_REQUIRE_BROWSER"):
+            pytest.fail("chromium is not installed; scripts/test.sh installs Debian's chromium package")
+        pytest.skip("chromium is not installed (scripts/test.sh installs it on Debian)")
     return found

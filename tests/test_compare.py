@@ -2,15 +2,14 @@
 run, and a self-contained report that renders in a real browser."""
 
 import json
-import os
 import re
-import shutil
 import subprocess
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import chromium
 from steadygan.cli import main
 from steadygan.compare import Variant, compare, parse_budget, parse_variants
 from steadygan.compare.runner import MatchedImages, plan_comparison, variant_state
@@ -170,15 +169,6 @@ window.addEventListener('load', () => {
   document.body.appendChild(out);
 });
 </script>"""
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("STEADYGAN_REQUIRE_BROWSER"):
-            pytest.fail("chromium is not installed; scripts/test.sh installs Debian's chromium package")
-        pytest.skip("chromium is not installed (scripts/test.sh installs it on Debian)")
-    return found
 
 
 def test_report_renders_its_table_plots_and_grids_in_chromium(comparison, tmp_path):

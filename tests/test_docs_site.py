@@ -7,7 +7,6 @@ import http.server
 import importlib.util
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from helpers import chromium
 from steadygan.catalog import technique_groups
 from steadygan.cli import build_parser
 from steadygan.config import SECTIONS, recipe_names
@@ -24,15 +24,6 @@ from steadygan.train.doctor import RULES
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("STEADYGAN_REQUIRE_BROWSER"):
-            pytest.fail("chromium is not installed; scripts/test.sh installs Debian's chromium package")
-        pytest.skip("chromium is not installed (scripts/test.sh installs it on Debian)")
-    return found
 
 
 @pytest.fixture(scope="module")
