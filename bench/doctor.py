@@ -39,8 +39,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common import RESULTS, SHARED_DATA, existing_data, publish_result, result_path, run_pool
+
+if TYPE_CHECKING:
+    from steadygan.config import Config
 
 COLLAPSED = 0.8  # fewer than this share of the modes captured: collapsed
 OFF_DATA = 0.1  # fewer than this share of 2-D samples within 3 std of a centre: off the data
@@ -61,6 +65,11 @@ class Case:
     counter: str  # "mixture", "stacked" or "" (no count: an induced case)
     induced: str = ""  # the rule the case was built to provoke
     cost: float = 1.0  # minutes on one core: the slow cases start first
+
+    @property
+    def healthy(self) -> bool:
+        """A run of a shipped recipe at its own schedule: the runs the doctor must not alarm on."""
+        return self.group.endswith("healthy")
 
 
 def mixture_cases(quick: bool) -> list[Case]:
@@ -231,6 +240,8 @@ class Labelled:
     findings: dict[str, int]  # rule -> the step it first fired
     labels: dict[str, bool | None]  # rule -> whether the run had that failure (None: not measured)
     measurable: dict[str, int]  # rule -> the step from which the label held at every count
+    records: list[dict]  # metrics.jsonl, which the rules are replayed over
+    config: Config
 
 
 def labels_of(case: Case, outcome: dict, records: list[dict]) -> tuple[dict[str, bool | None], dict[str, int]]:
@@ -260,7 +271,7 @@ def labels_of(case: Case, outcome: dict, records: list[dict]) -> tuple[dict[str,
     if case.induced and not diverged:
         labels[case.induced] = True
     for rule in ("d_overpowering", "d_overfitting"):  # the cases that did not provoke them: healthy runs
-        if labels[rule] is None and case.group.endswith("healthy"):  # see healthy()
+        if labels[rule] is None and case.healthy:
             labels[rule] = False
     return labels, measurable
 
@@ -276,10 +287,10 @@ def load_runs(runs: Path, cases: list[Case]) -> list[Labelled]:
         if not (folder / "outcome.json").is_file():
             continue
         outcome = json.loads((folder / "outcome.json").read_text())
-        records = read_records(folder / "metrics.jsonl")
-        findings = {f.rule: f.step for f in diagnose(records, load_config(str(folder / "config.yaml")))}
+        records, config = read_records(folder / "metrics.jsonl"), load_config(str(folder / "config.yaml"))
+        findings = {f.rule: f.step for f in diagnose(records, config)}
         labels, measurable = labels_of(case, outcome, records)
-        labelled.append(Labelled(case, outcome, findings, labels, measurable))
+        labelled.append(Labelled(case, outcome, findings, labels, measurable, records, config))
     return labelled
 
 
@@ -319,17 +330,12 @@ def run_table(labelled: list[Labelled]) -> list[str]:
     return lines
 
 
-def threshold_sweep(runs: Path, labelled: list[Labelled], threshold: str, values: tuple[float, ...],
-                    points: bool) -> list[str]:
+def threshold_sweep(labelled: list[Labelled], threshold: str, values: tuple[float, ...], points: bool) -> list[str]:
     """mode_collapse's found and false alarms on the counted 2-D (points) or image runs over a grid of one of
     its thresholds and the share of the run after which it judges."""
-    from steadygan.config import load_config
     from steadygan.train import doctor
-    from steadygan.train.metrics_log import read_records
 
     counted = [r for r in labelled if r.labels["mode_collapse"] is not None and (r.case.counter == "mixture") == points]
-    replays = [(r, read_records(runs / r.case.name / "metrics.jsonl"),
-                load_config(str(runs / r.case.name / "config.yaml"))) for r in counted]
     shipped = {name: getattr(doctor, name) for name in (threshold, "JUDGE_AFTER")}
     judges = (0.1, 0.25, 0.5)
     lines = [f"| `{threshold}` \\ `JUDGE_AFTER` | " + " | ".join(f"{j:g}" for j in judges) + " |",
@@ -340,12 +346,12 @@ def threshold_sweep(runs: Path, labelled: list[Labelled], threshold: str, values
             for judge in judges:
                 setattr(doctor, threshold, value)
                 doctor.JUDGE_AFTER = judge
-                fired = [(any(f.rule == "mode_collapse" for f in doctor.diagnose(records, config)),
-                          r.labels["mode_collapse"]) for r, records, config in replays]
+                fired = [(any(f.rule == "mode_collapse" for f in doctor.diagnose(r.records, r.config)),
+                          r.labels["mode_collapse"]) for r in counted]
                 positives = sum(label for _, label in fired)
                 found = sum(hit and label for hit, label in fired)
                 alarms = sum(hit and not label for hit, label in fired)
-                recipe = [hit for (hit, _), (r, _, _) in zip(fired, replays, strict=True) if healthy(r)]
+                recipe = [hit for (hit, _), r in zip(fired, counted, strict=True) if r.case.healthy]
                 mark = " **(shipped)**" if (value, judge) == tuple(shipped.values()) else ""
                 cells.append(f"{found}/{positives} found; {alarms}/{len(fired) - positives} alarms, "
                              f"{sum(recipe)}/{len(recipe)} on the recipes{mark}")
@@ -356,14 +362,9 @@ def threshold_sweep(runs: Path, labelled: list[Labelled], threshold: str, values
     return lines
 
 
-def healthy(run: Labelled) -> bool:
-    """A run of a shipped recipe at its own schedule: the runs the doctor must not alarm on."""
-    return run.case.group.endswith("healthy")
-
-
 def report(runs: Path, cases: list[Case], command: str, wall: float | None) -> str:
     labelled = load_runs(runs, cases)
-    recipes = [r for r in labelled if healthy(r)]
+    recipes = [r for r in labelled if r.case.healthy]
     alarms = [r for r in recipes if "mode_collapse" in r.findings or "not_fitting" in r.findings]
     lines = [f"Command: python bench/doctor.py {command}", "",
              (f"{len(labelled)} labelled runs. Collapsed: the last count finds fewer than {COLLAPSED:.0%} of the "
@@ -377,9 +378,9 @@ def report(runs: Path, cases: list[Case], command: str, wall: float | None) -> s
              + (f" ({', '.join(r.case.name for r in alarms)})" if alarms else "") + ".", "",
              "### `mode_collapse` over its thresholds", "",
              "2-D runs (judged by the cells their samples reach):", "",
-             *threshold_sweep(runs, labelled, "CELLS_FLOOR", (0.6, 0.7, 0.75, 0.8, 0.85, 0.9), points=True), "",
+             *threshold_sweep(labelled, "CELLS_FLOOR", (0.6, 0.7, 0.75, 0.8, 0.85, 0.9), points=True), "",
              "Image runs (judged by coverage):", "",
-             *threshold_sweep(runs, labelled, "COVERAGE_FLOOR", (0.2, 0.3, 0.4, 0.5), points=False), "",
+             *threshold_sweep(labelled, "COVERAGE_FLOOR", (0.2, 0.3, 0.4, 0.5), points=False), "",
              "### Each run", "", *run_table(labelled), ""]
     trained = sum(r.outcome["seconds"] for r in labelled) / 60
     lines.append(f"Training and counting took {trained:.1f} min of one core in all"

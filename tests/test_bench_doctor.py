@@ -10,6 +10,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import doctor as bench
 
+from steadygan.config import load_config
+
 GRID = bench.Case("grid", "2-D", "toy2d", (), 100, "mixture")
 HEALTHY = bench.Case("stable", "2-D healthy", "toy2d-stable", (), 100, "mixture")
 
@@ -46,7 +48,8 @@ def test_a_stacked_count_is_judged_against_the_modes_a_uniform_generator_shows_w
 
 
 def labelled(name, labels, findings, measurable=None):
-    return bench.Labelled(bench.Case(name, "2-D", "toy2d", (), 100, "mixture"), {}, findings, labels, measurable or {})
+    return bench.Labelled(bench.Case(name, "2-D", "toy2d", (), 100, "mixture"), {}, findings, labels, measurable or {},
+                          [], load_config("toy2d"))
 
 
 def test_the_rule_table_counts_found_missed_and_false_alarms():
