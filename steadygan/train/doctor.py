@@ -405,9 +405,10 @@ class CoverageProbe:
         generator = torch.Generator().manual_seed(self.seed)
         count = min(self.CELLS, len(reals) // 4)
         chosen = [int(torch.randint(len(reals), (1,), generator=generator))]
+        nearest = torch.cdist(reals, reals[chosen]).squeeze(1)  # each real's distance to its nearest chosen one
         for _ in range(count - 1):
-            nearest = torch.cdist(reals, reals[chosen]).min(dim=1).values ** 2
-            chosen.append(int(torch.multinomial(nearest + 1e-12, 1, generator=generator)))
+            chosen.append(int(torch.multinomial(nearest**2 + 1e-12, 1, generator=generator)))
+            nearest = torch.minimum(nearest, torch.cdist(reals, reals[chosen[-1:]]).squeeze(1))
         centres = reals[chosen].clone()
         for _ in range(self.KMEANS_STEPS):
             member = torch.cdist(reals, centres).argmin(dim=1)
