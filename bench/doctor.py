@@ -427,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
         _, wall = run_pool(run_case, [(case, str(runs / case.name)) for case in todo], args.workers,
                            lambda r: f"{r['case']}: {r['steps']} steps in {r['seconds']:.0f} s, last count "
                                      f"{r.get('final', '-')}")
+    if not any((runs / case.name / "outcome.json").is_file() for case in cases):
+        parser.error(f"no labelled runs under '{runs}': train them first (without --report-only)")
     command = " ".join(argv if argv is not None else sys.argv[1:])
     text = report(runs, cases, command, wall)
     publish_result(args.out, text)

@@ -79,3 +79,9 @@ def test_a_runs_folder_it_did_not_make_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         bench.main(["--quick", "--groups", "2-D", "--runs", str(tmp_path), "--out", str(tmp_path / "r.md")])
     assert "was not made by this benchmark" in capsys.readouterr().err
+
+
+def test_a_report_over_a_folder_without_runs_is_one_line_and_writes_nothing(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--report-only", "--runs", str(tmp_path / "none"), "--out", str(tmp_path / "r.md")])
+    assert "no labelled runs under" in capsys.readouterr().err and not (tmp_path / "r.md").exists()
