@@ -233,6 +233,9 @@ class TrainConfig:
     ema_kimg: float = setting(0.0, NON_NEGATIVE)
     # with ema_kimg: the half-life is at most this share of the images so far (StyleGAN2-ADA: 0.05); 0: none
     ema_rampup: float = setting(0.0, Bounds(0, 1))
+    # batches of the EMA's own outputs (of optim.batch_size) that set its batch-norm statistics before it
+    # samples (BigGAN's standing statistics); 0 copies G's, which belong to G's weights, not their average
+    ema_standing_stats: int = count(8, low=0)
     out_dir: str = ""  # the run folder; "" makes a new one, runs/NNNNN-<name>
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     log_every: int = count(25, low=0)  # G steps between logs (0: none), and the other intervals below

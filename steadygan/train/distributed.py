@@ -127,10 +127,13 @@ def end_process_group() -> None:
 class CrossRankBatchNorm(nn.modules.batchnorm._BatchNorm):
     """Batch norm over the global batch of all ranks: the mean and variance are all-reduced (and so are
     their gradients), so a step on W ranks equals one step of a single process on the whole batch.
-    torch.nn.SyncBatchNorm does the same on GPUs only; this also runs on CPUs with gloo."""
+    torch.nn.SyncBatchNorm does the same on GPUs only; this also runs on CPUs with gloo. Within
+    `rank_local_statistics` it is a plain batch norm of this rank's batch."""
+
+    rank_local = False
 
     def forward(self, x: torch.Tensor, *unused) -> torch.Tensor:
-        if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
+        if self.rank_local or not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x, *unused)
         from torch.distributed._functional_collectives import all_reduce as collective_sum  # differentiable
 
@@ -153,6 +156,20 @@ class CrossRankBatchNorm(nn.modules.batchnorm._BatchNorm):
         if self.affine:
             out = out * self.weight.view(shape) + self.bias.view(shape)
         return out
+
+
+@contextmanager
+def rank_local_statistics(module: nn.Module) -> Iterator[None]:
+    """The cross-rank batch norms of `module` normalize this rank's batch alone meanwhile: for work that one
+    rank does by itself, which would wait forever for the others' all-reduce."""
+    layers = [layer for layer in module.modules() if isinstance(layer, CrossRankBatchNorm)]
+    for layer in layers:
+        layer.rank_local = True
+    try:
+        yield
+    finally:
+        for layer in layers:
+            del layer.rank_local
 
 
 _CROSS_RANK_CLASSES: dict[type, type] = {}

@@ -28,6 +28,7 @@ from ..models import Generator
 from ..models.lanes import DiscriminatorLanes, GeneratorLanes
 from ..technique import Draws
 from .batches import Batches
+from .ema import standing_statistics
 from .metrics_log import MetricsLog
 from .run import TrainingRun, build_training_parts
 from .step import AdversarialStep
@@ -117,5 +118,9 @@ class SeedLanes:
         self.step += 1
 
     def generator(self, k: int) -> Generator:
-        """The generator the run of seed `seeds[k]` samples from: its EMA (G itself when the decay is 0)."""
-        return cast(GeneratorLanes, self.ema.model).lane(k).eval()
+        """The generator the run of seed `seeds[k]` samples from: its EMA (G itself when the decay is 0), with
+        the batch-norm statistics it measures of its own, as the EMA of a run of its own does."""
+        lane = cast(GeneratorLanes, self.ema.model).lane(k).eval()
+        if self.step:
+            standing_statistics(lane, self.config.train.ema_standing_stats, self.config.optim.batch_size)
+        return lane

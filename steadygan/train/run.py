@@ -60,7 +60,8 @@ def build_training_parts(config: Config, G: Generator, D: Discriminator, dataset
     def g_images(step: int) -> int:
         return images_shown(config, step) // optim.n_dis
 
-    ema = EMA(G, train.ema_decay, train.ema_start, train.ema_kimg, train.ema_rampup, g_images)
+    ema = EMA(G, train.ema_decay, train.ema_start, train.ema_kimg, train.ema_rampup, g_images,
+              train.ema_standing_stats, optim.batch_size)
     opt_G = optimizer.build(G.parameters(), optim.g_lr, optim.g_betas)
     opt_D = optimizer.build(D.parameters(), optim.d_lr, optim.d_betas)
     # The resolution, fade-in and batch size of each step: fixed, or growing for progressive architectures.
