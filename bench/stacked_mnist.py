@@ -20,9 +20,10 @@ Protocols, with the networks of the papers (PacGAN's code, ../shared/reference/p
 Rows on each protocol's networks: DCGAN; PacDCGAN2 and 4 (D reads packs of m samples; the batch keeps the
 papers' number of packs); unrolled GAN with 5 and 10 look-ahead steps; GAN + R1 + R2 and relativistic
 pairing + R1 + R2 (R3GAN's loss ablation); and steadygan's `stacked` recipe on the protocol's networks
-with its own optimizer, batch and techniques. The papers' rows score G itself (no EMA); the recipe scores
-its EMA. Every row of a protocol trains for the same number of G steps: VEEGAN 3,000, hard 4,000
-(`--steps` sets both).
+with its own optimizer, batch and techniques, as shipped and with packs of two (`stacked-packed`, for a D
+much weaker than G). The papers' rows score G itself (no EMA); the recipe scores
+its EMA. The papers' rows of a protocol train for the same number of G steps, VEEGAN 3,000 and hard
+4,000; the recipe trains its own schedule (`--steps` sets every row's).
 
 Writes bench/results/stacked-mnist.md.
 """
@@ -90,7 +91,10 @@ ROWS: dict[str, Row] = {
     "gan-r1-r2": Row(f"GAN + R1 + R2 (gamma {GAMMA})", (*PAPERS, *R1_R2), cost=2.5),
     "rpgan-r1-r2": Row(f"relativistic pairing + R1 + R2 (gamma {GAMMA})",
                        (*PAPERS, "loss.name=rpgan", *R1_R2), cost=2.7),
-    "stacked": Row("steadygan recipe (stacked)", recipe="stacked", papers=False, cost=2.7),
+    "stacked": Row("steadygan recipe (stacked)", recipe="stacked", papers=False, cost=1.5),
+    # for a D much weaker than G: packs of two let it see a G that repeats itself
+    "stacked-packed": Row("steadygan recipe (stacked), packs of two", ("model.packing=2", "optim.batch_size=128"),
+                          recipe="stacked", papers=False, cost=2.7),
 }
 QUICK_ROWS = ["dcgan", "stacked"]
 
@@ -108,6 +112,14 @@ PUBLISHED = [  # protocol, method, modes, KL, source
 ]
 
 Job = tuple[str, str, int, int, int, str, int]  # protocol, row, seed, steps, samples, MNIST folder, width
+
+
+def run_steps(protocol_name: str, key: str, width: int, steps: int | None = None) -> int:
+    """G steps of a run: `steps` when given, else the protocol's for the papers' rows and the recipe's own."""
+    from steadygan.config import load_config
+
+    row = ROWS[key]
+    return steps or (protocols(width)[protocol_name].steps if row.papers else load_config(row.recipe).train.steps)
 
 
 def config_for(job: Job, out: str):
@@ -139,7 +151,7 @@ def run_one(job: Job) -> dict:
         seconds = time.perf_counter() - start
     evaluator = Evaluator("modes", trainer.dataset, config.data.source, n=samples, progress=False)
     result = evaluator.score_generator(trainer.ema.model, seed=10_000 + seed)
-    return {"protocol": protocol, "key": key, "seed": seed, "seconds": seconds,
+    return {"protocol": protocol, "key": key, "seed": seed, "steps": steps, "seconds": seconds,
             "eval_seconds": result.protocol["seconds"], **result.scores}
 
 
@@ -147,15 +159,15 @@ def table(results: list[dict], keys: list[str], names: list[str], args: argparse
     lines = [f"{args.seeds} seed(s); {samples} samples counted; mean ± std over seeds", ""]
     for name in names:
         protocol = protocols(args.width)[name]
-        lines += [f"### {protocol.label}, {args.steps or protocol.steps} G steps", "",
-                  "| row | modes /1000 | KL | every seed | s train / run | s count / run |",
-                  "|---|---|---|---|---|---|"]
+        lines += [f"### {protocol.label}", "",
+                  "| row | G steps | modes /1000 | KL | every seed | s train / run | s count / run |",
+                  "|---|---|---|---|---|---|---|"]
         for key in keys:
             runs = sorted((r for r in results if r["key"] == key and r["protocol"] == name), key=lambda r: r["seed"])
             if not runs:
                 continue
             each = ", ".join(f"{r['modes']} / {r['modes_kl']:.3f}" for r in runs)
-            lines.append(f"| {ROWS[key].label} | {mean_std([r['modes'] for r in runs])} | "
+            lines.append(f"| {ROWS[key].label} | {runs[0]['steps']} | {mean_std([r['modes'] for r in runs])} | "
                          f"{mean_std([r['modes_kl'] for r in runs], 3)} | {each} | "
                          f"{statistics.mean(r['seconds'] for r in runs):.0f} | "
                          f"{statistics.mean(r['eval_seconds'] for r in runs):.0f} |")
@@ -173,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 rows, 1 seed, 30 steps, 2,000 samples")
     parser.add_argument("--data", type=existing_data, default=str(SHARED_DATA / "mnist"),
                         help="a folder of MNIST IDX files")
-    parser.add_argument("--steps", type=int, help="G steps per run (default: VEEGAN 3000, hard 4000; quick 30)")
+    parser.add_argument("--steps", type=int, help="G steps of every run (default: the papers' rows VEEGAN 3000, "
+                        "hard 4000, the recipe its own; quick 30)")
     parser.add_argument("--seeds", type=int, help=f"seeds per row (default {SEEDS}, quick 1)")
     parser.add_argument("--width", type=int, default=WIDTH, help="G and D width of the VEEGAN protocol (papers: 64)")
     parser.add_argument("--rows", help="comma-separated subset of: " + ", ".join(ROWS))
@@ -201,10 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         build_dataset(DataConfig(source=f"stacked:{args.data}", resolution=32, channels=3))
     except DataError as error:
         parser.error(f"--data: {error}")
-    steps = {name: args.steps or protocol.steps for name, protocol in protocols(args.width).items()}
-    jobs: list[Job] = [(name, key, seed, steps[name], samples, args.data, args.width)
+    jobs: list[Job] = [(name, key, seed, run_steps(name, key, args.width, args.steps), samples, args.data, args.width)
                        for name in names for key in keys for seed in range(args.seeds)]
-    jobs.sort(key=lambda job: ROWS[job[1]].cost * (1 if job[0] == "veegan" else 0.4), reverse=True)
+    jobs.sort(key=lambda job: ROWS[job[1]].cost * job[3] * (1 if job[0] == "veegan" else 0.4), reverse=True)
     results, wall = run_pool(run_one, jobs, args.workers, lambda r: (
         f"{r['protocol']} {ROWS[r['key']].label} seed {r['seed']}: {r['modes']} modes, KL {r['modes_kl']:.3f} "
         f"({r['seconds']:.0f} s + {r['eval_seconds']:.0f} s)"))

@@ -142,12 +142,12 @@ def test_a_recipe_extends_another_and_merges_its_sections(tmp_path):
         load_config(str(tmp_path / "bad.yaml"))
 
 
-def test_the_stacked_recipe_trains_dcgan_with_packing_and_the_regularized_relativistic_loss(tmp_path):
+def test_the_stacked_recipe_trains_dcgan_with_the_regularized_relativistic_loss_and_an_ema(tmp_path):
     from steadygan.train import Trainer
 
     config = load_config("stacked", ["train.steps=2", f"train.out_dir={tmp_path}", "optim.batch_size=8"])
     assert (config.loss.name, config.regularize.r1, config.regularize.r2) == ("rpgan", 0.1, 0.1)
-    assert (config.model.packing, load_config("stacked").optim.batch_size) == (2, 128)  # 64 packs of two
+    assert (config.model.arch, config.train.ema_decay, config.train.ema_standing_stats) == ("dcgan", 0.999, 8)
     trainer = Trainer(config, progress=False, tensorboard=False)
     assert trainer.dataset.num_classes == 1000  # three digits as RGB: the 1,000 modes the classifier counts
     result = trainer.fit()
