@@ -65,7 +65,8 @@ class Row:
     cost: float = 1.0  # seconds per step relative to DCGAN: slow runs are started first
 
 
-PAPERS = ("loss.name=ns", "train.ema_decay=0")  # the papers' DCGAN: no EMA, G itself is scored
+# the papers' DCGAN: no EMA, G itself is scored, with its own running batch-norm statistics
+PAPERS = ("loss.name=ns", "train.ema_decay=0", "train.ema_standing_stats=0")
 
 
 def protocols(width: int) -> dict[str, Protocol]:

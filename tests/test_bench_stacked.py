@@ -34,6 +34,7 @@ def test_the_hard_protocol_has_the_papers_networks_with_d_a_quarter_of_g():
     assert conv_channels(G, nn.ConvTranspose2d)[:3] == [64, 32, 16]
     assert (config.model.z_dim, config.optim.batch_size, config.optim.g_lr, config.optim.d_lr) == (256, 128, 1e-4, 2e-4)
     assert tuple(config.optim.g_betas) == (0.5, 0.99) and config.train.ema_decay == 0
+    assert config.train.ema_standing_stats == 0  # G itself is scored, with its own running statistics
 
 
 def test_packed_rows_keep_the_papers_number_of_packs_and_the_recipe_keeps_its_own_optimizer():
