@@ -15,6 +15,7 @@ import common
     ("doctor", "--out"), ("stacked_mnist", "--out"), ("seed_lanes", "--out"), ("loader_memory", "--out"),
     ("pggan", "--out"), ("throughput", "--out"), ("small_data", "--results"), ("compare_cifar", "--results"),
     ("compare_flowers", "--results"), ("stem_stride", "--results"), ("mixtures", "--out"),
+    ("ema_statistics", "--out"),
 ])
 def test_a_results_file_of_someone_else_is_refused_before_any_work(module, option, tmp_path, capsys):
     mine = tmp_path / "notes.md"

@@ -82,6 +82,22 @@ def test_quick_run_writes_modes_and_kl_beside_the_published_rows(tmp_path):
         assert re.search(rf"{re.escape(figure)}(?: modes)? / (?:KL )?{re.escape(kl_figure)}", reference), cells
 
 
+@pytest.mark.slow
+def test_the_ema_statistics_benchmark_counts_g_and_both_readings_of_its_ema(tmp_path):
+    if not MNIST.is_dir():
+        pytest.skip(f"{MNIST} is not beside the project")
+    import ema_statistics
+
+    out = tmp_path / "ema.md"
+    assert ema_statistics.main(["--quick", "--steps", "20", "--every", "10", "--out", str(out)]) == 0
+    rows = [line.strip("|").split("|") for line in out.read_text().splitlines() if line.startswith(("| 1", "| 2"))]
+    assert [int(cells[0]) for cells in rows] == [10, 20]
+    for cells in rows:
+        for cell in cells[1:4]:
+            modes, kl = (float(x) for x in cell.split("/"))
+            assert 1 <= modes <= 1000 and math.log(1000 / modes) - 0.01 <= kl <= math.log(1000) + 0.01
+
+
 def test_a_data_path_that_holds_no_mnist_is_one_error_line(tmp_path, capsys):
     text_file = tmp_path / "digits.txt"
     text_file.write_text("not digits")
