@@ -50,18 +50,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as out:
         config = config_for(("veegan", "stacked", args.seed, steps, samples, args.data, WIDTH), out)
         trainer = Trainer(config, progress=False, tensorboard=False)
-        # the same averaged weights, read with G's statistics: an EMA that copies them
-        copied_ema = copy.deepcopy(trainer.ema)
-        copied_ema.standing_batches, copied_ema.copied = 0, [name for name, _ in copied_ema.average.named_buffers()]
         evaluator = Evaluator("modes", trainer.dataset, config.data.source, n=samples, progress=False)
         for step in range(1, steps + 1):
             trainer.train_step()
-            copied_ema.update(trainer.G, step)
             if step % every == 0:
                 own = trainer.ema.model
+                # the same averaged weights with G's buffers, as an EMA that copies G's statistics holds them
+                with_g_statistics = copy.deepcopy(own)
+                for mine, buffer in zip(with_g_statistics.buffers(), trainer.G.buffers(), strict=True):
+                    mine.copy_(buffer)
                 g_itself = copy.deepcopy(trainer.G).eval()
                 scores = {name: evaluator.score_generator(generator, seed=10_000 + args.seed).scores
-                          for name, generator in (("G", g_itself), ("EMA, G's statistics", copied_ema.model),
+                          for name, generator in (("G", g_itself), ("EMA, G's statistics", with_g_statistics),
                                                   ("EMA, its own statistics", own))}
                 rows.append((step, scores))
                 counted = ", ".join(f"{k} {v['modes']} / {v['modes_kl']:.3f}" for k, v in scores.items())

@@ -56,7 +56,7 @@ class EMA(Technique, Generic[Network]):
         self.standing_batches = standing_batches if norms else 0
         self.batch_size = batch_size
         own = {id(b) for norm in norms for b in norm.buffers()} if self.standing_batches else set()
-        self.copied = [name for name, b in self.average.named_buffers() if id(b) not in own]
+        self.copies = [id(b) not in own for b in self.average.buffers()]  # per buffer: copied from G at each update
         self.stale = False  # the average changed since its batch-norm statistics were measured
 
     @property
@@ -95,9 +95,9 @@ class EMA(Technique, Generic[Network]):
         decay = self.decay_at(step)
         for average, parameter in zip(self.average.parameters(), model.parameters(), strict=True):
             average.lerp_(parameter, 1.0 - decay)
-        buffers, own = dict(model.named_buffers()), dict(self.average.named_buffers())
-        for name in self.copied:
-            own[name].copy_(buffers[name])
+        for copies, mine, buffer in zip(self.copies, self.average.buffers(), model.buffers(), strict=True):
+            if copies:
+                mine.copy_(buffer)
         self.stale = self.standing_batches > 0
 
     def measure_statistics(self) -> None:
