@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     samples = 2000 if args.quick else 26_000
 
     import torch
-    from stacked_mnist import WIDTH, config_for
+    from stacked_mnist import WIDTH, config_for, decode_stacked
+
+    decode_stacked(parser, args.data)
 
     from steadygan.metrics import Evaluator
     from steadygan.train import Trainer

@@ -180,6 +180,19 @@ def table(results: list[dict], keys: list[str], names: list[str], args: argparse
     return "\n".join(lines)
 
 
+def decode_stacked(parser: argparse.ArgumentParser, mnist: str) -> None:
+    """Decode (and cache) the stacked digits of the MNIST folder `mnist`; a folder that holds none stops with
+    one `--data` error line."""
+    from steadygan.config import DataConfig
+    from steadygan.data import build_dataset
+    from steadygan.errors import DataError
+
+    try:
+        build_dataset(DataConfig(source=f"stacked:{mnist}", resolution=32, channels=3))
+    except DataError as error:
+        parser.error(f"--data: {error}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -206,15 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown {what} {unknown[0]!r}; choose from: {', '.join(known)}")
 
-    from steadygan.config import DataConfig
-    from steadygan.data import build_dataset
-    from steadygan.errors import DataError
-
     # The stacked digits are decoded and cached once here, not raced for by the workers.
-    try:
-        build_dataset(DataConfig(source=f"stacked:{args.data}", resolution=32, channels=3))
-    except DataError as error:
-        parser.error(f"--data: {error}")
+    decode_stacked(parser, args.data)
     jobs: list[Job] = [(name, key, seed, run_steps(name, key, args.width, args.steps), samples, args.data, args.width)
                        for name in names for key in keys for seed in range(args.seeds)]
     jobs.sort(key=lambda job: ROWS[job[1]].cost * job[3] * (1 if job[0] == "veegan" else 0.4), reverse=True)

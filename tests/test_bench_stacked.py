@@ -1,5 +1,6 @@
 """The stacked-MNIST benchmark: its protocols' networks and settings, and its quick form end to end."""
 
+import importlib
 import math
 import re
 import sys
@@ -98,9 +99,10 @@ def test_the_ema_statistics_benchmark_counts_g_and_both_readings_of_its_ema(tmp_
             assert 1 <= modes <= 1000 and math.log(1000 / modes) - 0.01 <= kl <= math.log(1000) + 0.01
 
 
-def test_a_data_path_that_holds_no_mnist_is_one_error_line(tmp_path, capsys):
+@pytest.mark.parametrize("module", ["stacked_mnist", "ema_statistics"])
+def test_a_data_path_that_holds_no_mnist_is_one_error_line(tmp_path, capsys, module):
     text_file = tmp_path / "digits.txt"
     text_file.write_text("not digits")
     with pytest.raises(SystemExit):
-        stacked_mnist.main(["--quick", "--data", str(text_file), "--out", str(tmp_path / "out.md")])
+        importlib.import_module(module).main(["--quick", "--data", str(text_file), "--out", str(tmp_path / "out.md")])
     assert "error: --data: data source" in capsys.readouterr().err and not (tmp_path / "out.md").exists()
