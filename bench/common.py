@@ -7,6 +7,7 @@ import argparse
 import math
 import multiprocessing
 import os
+import re
 import statistics
 import time
 from collections.abc import Callable, Iterable
@@ -18,28 +19,40 @@ if TYPE_CHECKING:
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
-RESULT_MARK = "<!-- written by a steadygan benchmark -->"  # the last line of every results file
+RESULT_MARK = re.compile(r"<!-- written by steadygan's bench/(\w+\.py) -->")  # last line of every results file
 
 
-def result_path(value: str) -> Path:
-    """An argparse type for a results file: refused before any training when it exists and was not written by a
-    benchmark (bench/results/ is theirs), so that no one's file is replaced and no run is wasted."""
-    path = Path(value)
-    if path.exists() and path.resolve().parent != RESULTS and RESULT_MARK not in path.read_text(errors="replace"):
-        raise argparse.ArgumentTypeError(f"'{path}' exists and was not written by a benchmark; give another path")
-    return path
+class ResultsFile:
+    """The results files of one benchmark script. Each file carries a mark naming the script that wrote it, so a
+    benchmark replaces only its own files: never a file of someone's, nor another benchmark's results."""
 
+    def __init__(self, script: str) -> None:
+        self.script = Path(script).name
+        self.mark = f"<!-- written by steadygan's bench/{self.script} -->"
 
-def publish_result(path: Path | str, text: str) -> None:
-    """Writes a results file (checked with `result_path` when the benchmark started), marked as a benchmark's,
-    and prints it with where it went."""
-    from steadygan.storage.atomic import write_atomic
+    def check(self, value: str) -> Path:
+        """An argparse type for a results file: refused before any training when it exists and this benchmark did
+        not write it, so that no run is wasted on a file it may not replace."""
+        path = Path(value)
+        if path.exists():
+            found = RESULT_MARK.search(path.read_text(errors="replace"))
+            if found is None:
+                raise argparse.ArgumentTypeError(
+                    f"'{path}' exists and was not written by a benchmark; give another path")
+            if found[1] != self.script:
+                raise argparse.ArgumentTypeError(f"'{path}' holds the results of bench/{found[1]}; give another path")
+        return path
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, (text.rstrip("\n") + f"\n\n{RESULT_MARK}\n").encode())
-    print(text)
-    print(f"wrote {path}")
+    def publish(self, path: Path | str, text: str) -> None:
+        """Writes a results file (checked with `check` when the benchmark started) with this benchmark's mark, and
+        prints it with where it went."""
+        from steadygan.storage.atomic import write_atomic
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, (text.rstrip("\n") + f"\n\n{self.mark}\n").encode())
+        print(text)
+        print(f"wrote {path}")
 
 
 def run_pool(function: Callable, jobs: Iterable, workers: int, describe: Callable[[dict], str]) -> tuple[list, float]:
@@ -123,23 +136,24 @@ def existing_data(text: str) -> str:
     return text
 
 
-def compare_parser(description: str, *, name: str, data: Path, budget: str) -> argparse.ArgumentParser:
+def compare_parser(description: str, *, name: str, data: Path, budget: str,
+                   results_file: ResultsFile) -> argparse.ArgumentParser:
     """The options of every comparison benchmark: --data, --budget, --eval-n, --extractor, --out (runs/NAME),
-    --results (bench/results/NAME.md) and --device."""
+    --results (bench/results/NAME.md, checked by `results_file`) and --device."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(data), type=existing_data)
     parser.add_argument("--budget", default=budget)
     parser.add_argument("--eval-n", type=int, default=2000)
     parser.add_argument("--extractor", help="default: the CIFAR-10 classifier, trained once if not cached")
     parser.add_argument("--out", default=f"runs/{name}")
-    parser.add_argument("--results", type=result_path, default=str(RESULTS / f"{name}.md"))
+    parser.add_argument("--results", type=results_file.check, default=str(RESULTS / f"{name}.md"))
     parser.add_argument("--device", default="auto")
     return parser
 
 
 def compare_and_report(data: str, recipes: str, *, budget: str, out: str, resolution: int, overrides: list[str],
-                       eval_n: int, extractor: str, device: str, results: str | Path, command: str,
-                       reference: str = "", extra: str = "") -> int:
+                       eval_n: int, extractor: str, device: str, results: str | Path, results_file: ResultsFile,
+                       command: str, reference: str = "", extra: str = "") -> int:
     """Runs `steadygan compare` and writes its table, `extra`, the wall time and `reference` to `results`; 0
     when every variant finished."""
     import torch
@@ -155,5 +169,5 @@ def compare_and_report(data: str, recipes: str, *, budget: str, out: str, resolu
     machine = describe_machine(torch.cuda.is_available() and device != "cpu")
     footer = (f"\nCommand: `{command}` on {machine}; this invocation {minutes:.1f} min, the variants' training "
               f"(evaluations included) {trained:.1f} min in all. Report: {result.html}.\n{reference}")
-    publish_result(results, result.markdown.read_text() + extra + footer)
+    results_file.publish(results, result.markdown.read_text() + extra + footer)
     return 0 if result.completed else 1

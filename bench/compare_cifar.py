@@ -22,7 +22,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from common import SHARED_DATA, cifar_classifier, compare_and_report, compare_parser
+from common import SHARED_DATA, ResultsFile, cifar_classifier, compare_and_report, compare_parser
+
+RESULTS_FILE = ResultsFile(__file__)
 
 HERE = Path(__file__).resolve().parent
 SMALL = "model.g_width=16+model.d_width=16"
@@ -42,13 +44,15 @@ are classifier-space FIDs of small networks after a CPU-sized budget: compare th
 def main(argv: list[str] | None = None) -> int:
     from steadygan.data.cache import cache_root
 
-    parser = compare_parser(__doc__, name="compare-cifar", data=SHARED_DATA / "cifar10-jpg.zip", budget="50k")
+    parser = compare_parser(__doc__, name="compare-cifar", data=SHARED_DATA / "cifar10-jpg.zip", budget="50k",
+                            results_file=RESULTS_FILE)
     parser.add_argument("--recipes", default=VARIANTS)
     args = parser.parse_args(argv)
     return compare_and_report(args.data, args.recipes, budget=args.budget, out=args.out, resolution=32,
                               overrides=["data.split=train", "data.labels=folders"], eval_n=args.eval_n,
                               extractor=args.extractor or cifar_classifier(cache_root()), device=args.device,
-                              results=args.results, command=f"python bench/compare_cifar.py --budget {args.budget}",
+                              results=args.results, results_file=RESULTS_FILE,
+                              command=f"python bench/compare_cifar.py --budget {args.budget}",
                               reference=PUBLISHED)
 
 

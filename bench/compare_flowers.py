@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import sys
 
-from common import SHARED_DATA, cifar_classifier, compare_and_report, compare_parser
+from common import SHARED_DATA, ResultsFile, cifar_classifier, compare_and_report, compare_parser
+
+RESULTS_FILE = ResultsFile(__file__)
 
 
 def main(argv: list[str] | None = None) -> int:
     from steadygan.data.cache import cache_root
 
-    parser = compare_parser(__doc__, name="compare-flowers", data=SHARED_DATA / "flowers102-64.zip", budget="320k")
+    parser = compare_parser(__doc__, name="compare-flowers", data=SHARED_DATA / "flowers102-64.zip", budget="320k",
+                            results_file=RESULTS_FILE)
     parser.add_argument("--recipes", default="dcgan,lsgan,sngan,wgan-gp")
     parser.add_argument("--width", type=int, default=32, help="model.g_width and model.d_width of every variant")
     args = parser.parse_args(argv)
@@ -29,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     return compare_and_report(args.data, args.recipes, budget=args.budget, out=args.out, resolution=32,
                               overrides=[f"model.g_width={args.width}", f"model.d_width={args.width}"],
                               eval_n=args.eval_n, extractor=args.extractor or cifar_classifier(cache_root()),
-                              device=args.device, results=args.results,
+                              device=args.device, results=args.results, results_file=RESULTS_FILE,
                               command=f"python bench/compare_flowers.py --budget {args.budget}")
 
 if __name__ == "__main__":

@@ -41,10 +41,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from common import RESULTS, SHARED_DATA, existing_data, publish_result, result_path, run_pool
+from common import RESULTS, SHARED_DATA, ResultsFile, existing_data, run_pool
 
 if TYPE_CHECKING:
     from steadygan.config import Config
+
+RESULTS_FILE = ResultsFile(__file__)
 
 COLLAPSED = 0.8  # fewer than this share of the modes captured: collapsed
 OFF_DATA = 0.1  # fewer than this share of 2-D samples within 3 std of a centre: off the data
@@ -399,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="a folder of MNIST IDX files")
     parser.add_argument("--runs", default="runs/bench-doctor", help="where the labelled runs are kept")
     parser.add_argument("--workers", type=int, default=max(1, multiprocessing.cpu_count()))
-    parser.add_argument("--out", type=result_path, default=str(RESULTS / "doctor.md"))
+    parser.add_argument("--out", type=RESULTS_FILE.check, default=str(RESULTS / "doctor.md"))
     args = parser.parse_args(argv)
 
     runs = Path(args.runs)
@@ -431,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no labelled runs under '{runs}': train them first (without --report-only)")
     command = " ".join(argv if argv is not None else sys.argv[1:])
     text = report(runs, cases, command, wall)
-    publish_result(args.out, text)
+    RESULTS_FILE.publish(args.out, text)
     return 0
 
 

@@ -20,7 +20,9 @@ import sys
 import tempfile
 import time
 
-from common import RESULTS, SHARED_DATA, existing_data, publish_result, result_path
+from common import RESULTS, SHARED_DATA, ResultsFile, existing_data
+
+RESULTS_FILE = ResultsFile(__file__)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, help="G steps (default 3000; quick 40)")
     parser.add_argument("--every", type=int, help="G steps between counts (default 1000; quick 20)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=result_path, default=str(RESULTS / "ema-statistics.md"))
+    parser.add_argument("--out", type=RESULTS_FILE.check, default=str(RESULTS / "ema-statistics.md"))
     args = parser.parse_args(argv)
     steps = args.steps or (40 if args.quick else 3000)
     every = args.every or (20 if args.quick else 1000)
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     for step, scores in rows:
         lines.append(f"| {step} | " + " | ".join(f"{v['modes']} / {v['modes_kl']:.3f}" for v in scores.values()) + " |")
     lines += ["", f"Wall time {(time.perf_counter() - start) / 60:.1f} min, one process.", ""]
-    publish_result(args.out, "\n".join(lines))
+    RESULTS_FILE.publish(args.out, "\n".join(lines))
     return 0
 
 

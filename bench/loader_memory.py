@@ -20,7 +20,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from common import SHARED_DATA, publish_result, result_path
+from common import SHARED_DATA, ResultsFile
+
+RESULTS_FILE = ResultsFile(__file__)
 
 HERE = Path(__file__).resolve().parent
 
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--work", default="runs/bench-loader-memory", help="where the repeated zip and runs go")
-    parser.add_argument("--out", type=result_path, default=str(HERE / "results" / "loader-memory.md"))
+    parser.add_argument("--out", type=RESULTS_FILE.check, default=str(HERE / "results" / "loader-memory.md"))
     args = parser.parse_args(argv)
 
     work = Path(args.work)
@@ -113,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                    f"{large['anon_mib'] / small['anon_mib']:.2f}x for {large['images'] / small['images']:.0f}x the "
                    "data.")]
     text = "\n".join(lines) + "\n"
-    publish_result(args.out, text)
+    RESULTS_FILE.publish(args.out, text)
     return 0
 
 

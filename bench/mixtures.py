@@ -36,7 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from common import RESULT_MARK, RESULTS, SeparateSeeds, mean_std, publish_result, result_path, run_pool
+from common import RESULTS, ResultsFile, SeparateSeeds, mean_std, run_pool
+
+RESULTS_FILE = ResultsFile(__file__)
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,7 @@ def scatter(results: list[dict], keys: list[str], path: Path, per_row: int = 4) 
             ax.set(xlim=(-reach, reach), ylim=(-reach, reach), aspect="equal", xticks=[], yticks=[])
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80, metadata={"Comment": RESULT_MARK})  # read by result_path: a benchmark's file
+    fig.savefig(path, dpi=80, metadata={"Comment": RESULTS_FILE.mark})  # read by RESULTS_FILE.check: a benchmark's file
     plt.close(fig)
 
 
@@ -259,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for suffix in (".md", ".png"):
         try:
-            result_path(str(Path(args.out).with_suffix(suffix)))
+            RESULTS_FILE.check(str(Path(args.out).with_suffix(suffix)))
         except argparse.ArgumentTypeError as error:
             parser.error(f"--out: {error}")
 
@@ -292,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
              f"{args.patience} scorings {eval_every} G steps apart, or at {max_steps} G steps; recipe rows train "
              f"their own schedule. Wall time {wall:.0f} s with {args.workers} worker(s).\n")
     out = Path(args.out)
-    publish_result(out.with_suffix(".md"), text)
+    RESULTS_FILE.publish(out.with_suffix(".md"), text)
     scatter(results, keys, out.with_suffix(".png"))
     print(f"wrote {out.with_suffix('.png')}")
     return 0

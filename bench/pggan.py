@@ -24,7 +24,9 @@ from pathlib import Path
 
 import torch
 
-from common import SHARED_DATA, cifar_classifier, describe_machine, publish_result, result_path
+from common import SHARED_DATA, ResultsFile, cifar_classifier, describe_machine
+
+RESULTS_FILE = ResultsFile(__file__)
 
 HERE = Path(__file__).resolve().parent
 DATA = SHARED_DATA / "anime-faces-64.zip"
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extractor", help="inception or classifier:FILE (default: the cached CIFAR-10 classifier)")
     parser.add_argument("--eval-n", type=int, help="generated images per evaluation")
     parser.add_argument("--run", default="", help="the run folder (default: a new one, runs/NNNNN-bench-pggan)")
-    parser.add_argument("--out", type=result_path,
+    parser.add_argument("--out", type=RESULTS_FILE.check,
                         help="the table to write (default bench/results/pggan.md; none with --quick)")
     args = parser.parse_args(argv)
 
@@ -164,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines) + "\n"
     out = args.out or (None if args.quick else HERE / "results" / "pggan.md")
     if out:
-        publish_result(out, text)
+        RESULTS_FILE.publish(out, text)
     else:
         print(text)
     return 0

@@ -28,7 +28,9 @@ import sys
 import tempfile
 import time
 
-from common import RESULTS, SeparateSeeds, describe_machine, publish_result, result_path
+from common import RESULTS, ResultsFile, SeparateSeeds, describe_machine
+
+RESULTS_FILE = ResultsFile(__file__)
 
 RECIPES = ("toy2d", "toy2d-stable")
 
@@ -118,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", type=result_path, default=str(RESULTS / "seed-lanes.md"))
+    parser.add_argument("--out", type=RESULTS_FILE.check, default=str(RESULTS / "seed-lanes.md"))
     args = parser.parse_args(argv)
 
     import torch
@@ -146,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         print(lines[-1], flush=True)
     command = " ".join(argv if argv is not None else sys.argv[1:])
     text = f"Command: python bench/seed_lanes.py {command}\n\n" + "\n".join(lines) + "\n"
-    publish_result(args.out, text)
+    RESULTS_FILE.publish(args.out, text)
     return 0
 
 

@@ -30,7 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import SHARED_DATA, cifar_classifier, describe_machine, publish_result, result_path
+from common import SHARED_DATA, ResultsFile, cifar_classifier, describe_machine
+
+RESULTS_FILE = ResultsFile(__file__)
 
 HERE = Path(__file__).resolve().parent
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extractor", help="default: the CIFAR-10 classifier, trained once if not cached")
     parser.add_argument("--set", action="append", default=[], help="an override for every variant")
     parser.add_argument("--out", default="runs/small-data")
-    parser.add_argument("--results", type=result_path, default=str(HERE / "results" / "small-data.md"))
+    parser.add_argument("--results", type=RESULTS_FILE.check, default=str(HERE / "results" / "small-data.md"))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--quick", action="store_true", help="tiny widths and budget: a smoke test")
     args = parser.parse_args(argv)
@@ -195,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
          f"training, evaluations included, {trained:.1f} min in all (this invocation {minutes:.1f} min)."),
         "",
     ])
-    publish_result(results, text)
+    RESULTS_FILE.publish(results, text)
     return 0 if result.completed else 1
 
 

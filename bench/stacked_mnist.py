@@ -38,7 +38,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from common import RESULTS, SHARED_DATA, existing_data, mean_std, publish_result, result_path, run_pool
+from common import RESULTS, SHARED_DATA, ResultsFile, existing_data, mean_std, run_pool
+
+RESULTS_FILE = ResultsFile(__file__)
 
 SAMPLES = 26_000
 SEEDS = 3
@@ -206,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", help="comma-separated subset of: " + ", ".join(ROWS))
     parser.add_argument("--protocols", default="veegan,hard", help="comma-separated subset of: veegan, hard")
     parser.add_argument("--workers", type=int, default=max(1, multiprocessing.cpu_count()))
-    parser.add_argument("--out", type=result_path, default=str(RESULTS / "stacked-mnist.md"))
+    parser.add_argument("--out", type=RESULTS_FILE.check, default=str(RESULTS / "stacked-mnist.md"))
     args = parser.parse_args(argv)
 
     args.steps = args.steps or (30 if args.quick else None)
@@ -230,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(argv if argv is not None else sys.argv[1:])
     text = f"Command: python bench/stacked_mnist.py {command}\n\n" + table(results, keys, names, args, samples)
     text += f"\nWall time {wall / 60:.1f} min with {args.workers} worker(s).\n"
-    publish_result(args.out, text)
+    RESULTS_FILE.publish(args.out, text)
     return 0
 
 

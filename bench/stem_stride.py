@@ -19,7 +19,9 @@ import time
 
 import torch
 
-from common import SHARED_DATA, cifar_classifier, compare_and_report, compare_parser
+from common import SHARED_DATA, ResultsFile, cifar_classifier, compare_and_report, compare_parser
+
+RESULTS_FILE = ResultsFile(__file__)
 
 
 def d_step_seconds(arch: str, width: int, batch: int, repeats: int) -> tuple[float, float]:
@@ -51,7 +53,8 @@ def d_step_seconds(arch: str, width: int, batch: int, repeats: int) -> tuple[flo
 def main(argv: list[str] | None = None) -> int:
     from steadygan.data.cache import cache_root
 
-    parser = compare_parser(__doc__, name="stem-stride", data=SHARED_DATA / "flowers102-64.zip", budget="10k")
+    parser = compare_parser(__doc__, name="stem-stride", data=SHARED_DATA / "flowers102-64.zip", budget="10k",
+                            results_file=RESULTS_FILE)
     parser.add_argument("--width", type=int, default=16, help="model.g_width and model.d_width")
     parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args(argv)
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     return compare_and_report(args.data, f"sngan+{flags},sngan+{flags}+model.d_stem_stride=2", budget=args.budget,
                               out=args.out, resolution=64, overrides=[], eval_n=args.eval_n,
                               extractor=args.extractor or cifar_classifier(cache_root()), device=args.device,
-                              results=args.results,
+                              results=args.results, results_file=RESULTS_FILE,
                               command=f"python bench/stem_stride.py --budget {args.budget}", extra=timing)
 
 

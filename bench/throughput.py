@@ -27,7 +27,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common import SHARED_DATA, publish_result, result_path
+from common import SHARED_DATA, ResultsFile
+
+RESULTS_FILE = ResultsFile(__file__)
 
 HERE = Path(__file__).resolve().parent
 
@@ -233,7 +235,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--full", action="store_true", help="the recipes' own widths (for a GPU)")
     parser.add_argument("--quick", action="store_true", help="tiny models on the built-in digits")
     parser.add_argument("--no-compile", action="store_true", help="skip the compiled rows")
-    parser.add_argument("--out", type=result_path,
+    parser.add_argument("--out", type=RESULTS_FILE.check,
                         help="Markdown results (default bench/results/throughput-<device>.md)")
     return parser.parse_args(argv)
 
@@ -290,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         print(text)
     else:
-        publish_result(args.out or HERE / "results" / f"throughput-{rows[0]['trainer'].device.type}.md", text)
+        RESULTS_FILE.publish(args.out or HERE / "results" / f"throughput-{rows[0]['trainer'].device.type}.md", text)
     return 0
 
 

@@ -1,5 +1,5 @@
-"""Every benchmark refuses, before it trains anything, to replace a results file that no benchmark wrote, and marks
-the files it writes as its own."""
+"""Every benchmark refuses, before it trains anything, to replace a results file that it did not write itself (no
+benchmark's, or another benchmark's), and marks the files it writes as its own."""
 
 import importlib
 import sys
@@ -11,28 +11,54 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import common
 
 
-@pytest.mark.parametrize("module, option", [
+BENCHMARKS = [
     ("doctor", "--out"), ("stacked_mnist", "--out"), ("seed_lanes", "--out"), ("loader_memory", "--out"),
     ("pggan", "--out"), ("throughput", "--out"), ("small_data", "--results"), ("compare_cifar", "--results"),
     ("compare_flowers", "--results"), ("stem_stride", "--results"), ("mixtures", "--out"),
     ("ema_statistics", "--out"),
-])
-def test_a_results_file_of_someone_else_is_refused_before_any_work(module, option, tmp_path, capsys):
-    mine = tmp_path / "notes.md"
-    mine.write_text("my own notes")
-    target = tmp_path / "notes" if module == "mixtures" else mine  # mixtures takes a prefix for .md and .png
+]
+
+
+def refusal(module: str, option: str, tmp_path: Path, text: str, capsys) -> str:
+    """The error line of `module` started with a results file holding `text`, which must be left as it was."""
+    existing = tmp_path / "notes.md"
+    existing.write_text(text)
+    target = tmp_path / "notes" if module == "mixtures" else existing  # mixtures takes a prefix for .md and .png
     with pytest.raises(SystemExit) as stop:
         importlib.import_module(module).main([option, str(target)])
     assert stop.value.code == 2
-    assert "was not written by a benchmark" in capsys.readouterr().err
-    assert mine.read_text() == "my own notes"
+    assert existing.read_text() == text
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize("module, option", BENCHMARKS)
+def test_a_results_file_of_someone_else_is_refused_before_any_work(module, option, tmp_path, capsys):
+    assert "was not written by a benchmark" in refusal(module, option, tmp_path, "my own notes", capsys)
+
+
+@pytest.mark.parametrize("module, option", BENCHMARKS)
+def test_the_results_of_another_benchmark_are_refused_before_any_work(module, option, tmp_path, capsys):
+    other = "pggan" if module != "pggan" else "doctor"
+    written = common.ResultsFile(f"{other}.py").mark
+    assert f"holds the results of bench/{other}.py" in refusal(module, option, tmp_path, f"| a |\n\n{written}\n",
+                                                                capsys)
+
+
+def test_every_recorded_result_names_the_benchmark_that_wrote_it():
+    scripts = {path.name for path in common.RESULTS.parent.glob("*.py")}
+    for path in common.RESULTS.glob("*.md"):
+        if path.stem in ("fuzz", "install"):  # written by hand from those scripts' output
+            continue
+        found = common.RESULT_MARK.search(path.read_text())
+        assert found is not None and found[1] in scripts, path
 
 
 def test_a_file_a_benchmark_wrote_may_be_written_again(tmp_path, capsys):
     path = tmp_path / "deep" / "table.md"
-    common.publish_result(path, "| a |\n")
+    results = common.ResultsFile("/somewhere/bench/mixtures.py")
+    results.publish(path, "| a |\n")
     assert capsys.readouterr().out == f"| a |\n\nwrote {path}\n"
-    assert path.read_text() == f"| a |\n\n{common.RESULT_MARK}\n"
-    assert common.result_path(str(path)) == path
-    common.publish_result(path, "| b |")
+    assert path.read_text() == "| a |\n\n<!-- written by steadygan's bench/mixtures.py -->\n"
+    assert results.check(str(path)) == path
+    results.publish(path, "| b |")
     assert path.read_text().startswith("| b |")
