@@ -10,7 +10,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import common
 
-
 BENCHMARKS = [
     ("doctor", "--out"), ("stacked_mnist", "--out"), ("seed_lanes", "--out"), ("loader_memory", "--out"),
     ("pggan", "--out"), ("throughput", "--out"), ("small_data", "--results"), ("compare_cifar", "--results"),
