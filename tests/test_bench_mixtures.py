@@ -46,3 +46,22 @@ def test_rows_train_their_seeds_as_lanes_unless_a_technique_needs_the_whole_batc
                 if not isinstance(mixtures.build_seeds(mixtures.config_for(key, "ring8", 0, 10, "."), [0, 1],
                                                        str(tmp_path / key))[0], SeedLanes)}
     assert separate == {"feature-matching", "orthogonal"}
+
+
+def test_the_goal_column_needs_every_mode_the_quality_and_the_kl_on_every_seed():
+    def row(mixture: str, *runs: tuple[int, float, float]) -> dict:
+        total = 8 if mixture == "ring8" else 25
+        return {"key": "stable", "mixture": mixture, "steps": 10, "seconds": 1.0,
+                "runs": [{"modes": m, "total_modes": total, "high_quality": hq, "kl": kl} for m, hq, kl in runs]}
+
+    def verdict(results: list[dict]) -> str:
+        line = next(line for line in mixtures.table(results, ["stable"], 2).splitlines() if line.startswith("| st"))
+        return line.split("|")[-3].strip()
+
+    good = [row("ring8", (8, 0.96, 0.01), (8, 0.97, 0.02)), row("grid25", (25, 0.96, 0.01), (25, 0.97, 0.02))]
+    assert verdict(good) == "yes"
+    for field, value in (("modes", 24), ("high_quality", 0.949), ("kl", 0.021)):
+        worse = [good[0], dict(good[1], runs=[good[1]["runs"][0], {**good[1]["runs"][1], field: value}])]
+        assert verdict(worse) == "no", field  # one seed of one mixture misses
+    assert ("- steadygan 2-D recipe (toy2d-stable), grid25: 25 / 96.0 / 0.010, 25 / 97.0 / 0.020"
+            in mixtures.table(good, ["stable"], 2))
