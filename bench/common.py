@@ -34,6 +34,8 @@ class ResultsFile:
         """An argparse type for a results file: refused before any training when it exists and this benchmark did
         not write it, so that no run is wasted on a file it may not replace."""
         path = Path(value)
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"'{path}' is a folder; give the path of a results file")
         if path.exists():
             found = RESULT_MARK.search(path.read_text(errors="replace"))
             if found is None:

@@ -43,6 +43,14 @@ def test_the_results_of_another_benchmark_are_refused_before_any_work(module, op
                                                                 capsys)
 
 
+@pytest.mark.parametrize("module, option", [b for b in BENCHMARKS if b[0] != "mixtures"])  # mixtures: a prefix
+def test_a_folder_is_refused_in_one_line(module, option, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        importlib.import_module(module).main([option, str(tmp_path)])
+    assert stop.value.code == 2
+    assert f"'{tmp_path}' is a folder; give the path of a results file" in capsys.readouterr().err
+
+
 def test_every_recorded_result_names_the_benchmark_that_wrote_it():
     scripts = {path.name for path in common.RESULTS.parent.glob("*.py")}
     for path in common.RESULTS.glob("*.md"):
