@@ -45,13 +45,17 @@ class ResultsFile:
                 raise argparse.ArgumentTypeError(f"'{path}' holds the results of bench/{found[1]}; give another path")
         return path
 
-    def publish(self, path: Path | str, text: str) -> None:
+    def publish(self, path: Path | str, text: str, *, append: bool = False) -> None:
         """Writes a results file (checked with `check` when the benchmark started) with this benchmark's mark, and
-        prints it with where it went."""
+        prints it with where it went. With `append`, the text is added after a rule below the parts already in
+        the file: a long table measured in parts, one command at a time."""
         from steadygan.storage.atomic import write_atomic
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if append and path.exists():
+            earlier = path.read_text().replace(self.mark, "").rstrip("\n")
+            text = f"{earlier}\n\n---\n\n{text}"
         write_atomic(path, (text.rstrip("\n") + f"\n\n{self.mark}\n").encode())
         print(text)
         print(f"wrote {path}")

@@ -209,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--protocols", default="veegan,hard", help="comma-separated subset of: veegan, hard")
     parser.add_argument("--workers", type=int, default=max(1, multiprocessing.cpu_count()))
     parser.add_argument("--out", type=RESULTS_FILE.check, default=str(RESULTS / "stacked-mnist.md"))
+    parser.add_argument("--append", action="store_true",
+                        help="add this run's table below the parts already in --out instead of replacing them")
     args = parser.parse_args(argv)
 
     args.steps = args.steps or (30 if args.quick else None)
@@ -232,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(argv if argv is not None else sys.argv[1:])
     text = f"Command: python bench/stacked_mnist.py {command}\n\n" + table(results, keys, names, args, samples)
     text += f"\nWall time {wall / 60:.1f} min with {args.workers} worker(s).\n"
-    RESULTS_FILE.publish(args.out, text)
+    RESULTS_FILE.publish(args.out, text, append=args.append)
     return 0
 
 

@@ -69,3 +69,13 @@ def test_a_file_a_benchmark_wrote_may_be_written_again(tmp_path, capsys):
     assert results.check(str(path)) == path
     results.publish(path, "| b |")
     assert path.read_text().startswith("| b |")
+
+
+def test_an_appended_part_follows_the_earlier_parts_under_one_mark(tmp_path, capsys):
+    path = tmp_path / "table.md"
+    results = common.ResultsFile("stacked_mnist.py")
+    results.publish(path, "| first |", append=True)  # no file yet: written as it is
+    results.publish(path, "| second |\n", append=True)
+    assert path.read_text() == ("| first |\n\n---\n\n| second |\n\n"
+                                "<!-- written by steadygan's bench/stacked_mnist.py -->\n")
+    assert results.check(str(path)) == path
