@@ -56,8 +56,11 @@ def test_every_recorded_result_names_the_benchmark_that_wrote_it():
     for path in common.RESULTS.glob("*.md"):
         if path.stem in ("fuzz", "install"):  # written by hand from those scripts' output
             continue
-        found = common.RESULT_MARK.search(path.read_text())
+        text = path.read_text()
+        found = common.RESULT_MARK.search(text)
         assert found is not None and found[1] in scripts, path
+        # one mark, on the last line: parts appended to a file leave none of theirs in the middle
+        assert text.count("<!-- written by") == 1 and text.rstrip("\n").endswith(found[0]), path
 
 
 def test_a_file_a_benchmark_wrote_may_be_written_again(tmp_path, capsys):
