@@ -53,10 +53,11 @@ class ResultsFile:
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        whole = text
         if append and path.exists():
             earlier = path.read_text().replace(self.mark, "").rstrip("\n")
-            text = f"{earlier}\n\n---\n\n{text}"
-        write_atomic(path, (text.rstrip("\n") + f"\n\n{self.mark}\n").encode())
+            whole = f"{earlier}\n\n---\n\n{text}"
+        write_atomic(path, (whole.rstrip("\n") + f"\n\n{self.mark}\n").encode())
         print(text)
         print(f"wrote {path}")
 

@@ -78,7 +78,9 @@ def test_an_appended_part_follows_the_earlier_parts_under_one_mark(tmp_path, cap
     path = tmp_path / "table.md"
     results = common.ResultsFile("stacked_mnist.py")
     results.publish(path, "| first |", append=True)  # no file yet: written as it is
+    capsys.readouterr()
     results.publish(path, "| second |\n", append=True)
+    assert capsys.readouterr().out == f"| second |\n\nwrote {path}\n"  # the new part alone is printed
     assert path.read_text() == ("| first |\n\n---\n\n| second |\n\n"
                                 "<!-- written by steadygan's bench/stacked_mnist.py -->\n")
     assert results.check(str(path)) == path
