@@ -4,11 +4,14 @@ data folder and the CIFAR-10 feature extractor."""
 from __future__ import annotations
 
 import argparse
+import hashlib
+import itertools
 import math
 import multiprocessing
 import os
 import re
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -29,37 +32,70 @@ class ResultsFile:
     def __init__(self, script: str) -> None:
         self.script = Path(script).name
         self.mark = f"<!-- written by steadygan's bench/{self.script} -->"
+        self.seen: dict[Path, str | None] = {}  # each file's contents when last checked or written, by digest
+
+    def refusal(self, path: Path) -> str | None:
+        """Why this benchmark may not replace `path`, or None when it may."""
+        if path.is_dir():
+            return f"'{path}' is a folder; give the path of a results file"
+        if not path.exists():
+            return None
+        found = RESULT_MARK.search(path.read_text(errors="replace"))
+        if found is None:
+            return f"'{path}' exists and was not written by a benchmark; give another path"
+        if found[1] != self.script:
+            return f"'{path}' holds the results of bench/{found[1]}; give another path"
+        return None
 
     def check(self, value: str) -> Path:
         """An argparse type for a results file: refused before any training when it exists and this benchmark did
         not write it, so that no run is wasted on a file it may not replace."""
         path = Path(value)
-        if path.is_dir():
-            raise argparse.ArgumentTypeError(f"'{path}' is a folder; give the path of a results file")
-        if path.exists():
-            found = RESULT_MARK.search(path.read_text(errors="replace"))
-            if found is None:
-                raise argparse.ArgumentTypeError(
-                    f"'{path}' exists and was not written by a benchmark; give another path")
-            if found[1] != self.script:
-                raise argparse.ArgumentTypeError(f"'{path}' holds the results of bench/{found[1]}; give another path")
+        reason = self.refusal(path)
+        if reason is not None:
+            raise argparse.ArgumentTypeError(reason)
+        self.seen[path.resolve()] = digest(path)
         return path
 
-    def publish(self, path: Path | str, text: str, *, append: bool = False) -> None:
-        """Writes a results file (checked with `check` when the benchmark started) with this benchmark's mark, and
-        prints it with where it went. With `append`, the text is added after a rule below the parts already in
-        the file: a long table measured in parts, one command at a time."""
+    def destination(self, path: Path | str) -> Path:
+        """Where results meant for `path` are written: `path` itself while it is as this benchmark last saw it,
+        else (the file changed during a long run) a free path beside it, so that neither the file nor the run's
+        results are lost."""
+        path = Path(path)
+        unchanged = self.seen.get(path.resolve(), digest(path)) == digest(path)
+        if unchanged and self.refusal(path) is None:
+            return path
+        free = next(candidate for n in itertools.count(1)
+                    if not (candidate := path.with_name(f"{path.stem}-{n}{path.suffix}")).exists())
+        print(f"'{path}' changed while this benchmark ran; its results go to '{free}' instead", file=sys.stderr)
+        return free
+
+    def written(self, path: Path) -> None:
+        """Records that this benchmark wrote `path`, which it may then write again."""
+        self.seen[path.resolve()] = digest(path)
+
+    def publish(self, path: Path | str, text: str, *, append: bool = False) -> Path:
+        """Writes a results file with this benchmark's mark (where `destination` says) and prints it with where
+        it went. With `append`, the text is added after a rule below the parts already in the file: a long table
+        measured in parts, one command at a time."""
         from steadygan.storage.atomic import write_atomic
 
-        path = Path(path)
+        path = self.destination(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         whole = text
         if append and path.exists():
             earlier = path.read_text().replace(self.mark, "").rstrip("\n")
             whole = f"{earlier}\n\n---\n\n{text}"
         write_atomic(path, (whole.rstrip("\n") + f"\n\n{self.mark}\n").encode())
+        self.written(path)
         print(text)
         print(f"wrote {path}")
+        return path
+
+
+def digest(path: Path) -> str | None:
+    """The SHA-256 of a file's bytes, None when there is no file."""
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def run_pool(function: Callable, jobs: Iterable, workers: int, describe: Callable[[dict], str]) -> tuple[list, float]:

@@ -221,8 +221,9 @@ def table(results: list[dict], keys: list[str], seeds: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def scatter(results: list[dict], keys: list[str], path: Path, per_row: int = 4) -> None:
-    """Two panels (ring, grid) per table row, `per_row` table rows across: the first seed's samples."""
+def scatter(results: list[dict], keys: list[str], path: Path, per_row: int = 4) -> Path:
+    """Two panels (ring, grid) per table row, `per_row` table rows across: the first seed's samples. Returns
+    where the figure went (`ResultsFile.destination`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -250,9 +251,12 @@ def scatter(results: list[dict], keys: list[str], path: Path, per_row: int = 4) 
             ax.scatter(centres[:, 0], centres[:, 1], s=8, marker="x", color="tab:red", linewidths=0.8)
             ax.set(xlim=(-reach, reach), ylim=(-reach, reach), aspect="equal", xticks=[], yticks=[])
     fig.tight_layout()
+    path = RESULTS_FILE.destination(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80, metadata={"Comment": RESULTS_FILE.mark})  # read by RESULTS_FILE.check: a benchmark's file
+    RESULTS_FILE.written(path)
     plt.close(fig)
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,8 +310,7 @@ def main(argv: list[str] | None = None) -> int:
              f"their own schedule. Wall time {wall:.0f} s with {args.workers} worker(s).\n")
     out = Path(args.out)
     RESULTS_FILE.publish(out.with_suffix(".md"), text)
-    scatter(results, keys, out.with_suffix(".png"))
-    print(f"wrote {out.with_suffix('.png')}")
+    print(f"wrote {scatter(results, keys, out.with_suffix('.png'))}")
     return 0
 
 

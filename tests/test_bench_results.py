@@ -84,3 +84,27 @@ def test_an_appended_part_follows_the_earlier_parts_under_one_mark(tmp_path, cap
     assert path.read_text() == ("| first |\n\n---\n\n| second |\n\n"
                                 "<!-- written by steadygan's bench/stacked_mnist.py -->\n")
     assert results.check(str(path)) == path
+
+
+def test_a_file_changed_during_a_run_is_kept_and_the_results_go_beside_it(tmp_path, capsys):
+    path = tmp_path / "table.md"
+    results = common.ResultsFile("stacked_mnist.py")
+    results.publish(path, "| first |")
+    results.check(str(path))  # the benchmark starts: the file is its own
+    path.write_text("my notes, saved over the table while the benchmark trained\n")
+    capsys.readouterr()
+    assert results.publish(path, "| second |", append=True) == tmp_path / "table-1.md"
+    assert path.read_text() == "my notes, saved over the table while the benchmark trained\n"
+    assert (tmp_path / "table-1.md").read_text().startswith("| second |")
+    assert f"'{path}' changed while this benchmark ran; its results go to '{tmp_path / 'table-1.md'}'" in \
+        capsys.readouterr().err
+
+
+def test_two_runs_started_on_one_results_file_both_keep_their_table(tmp_path):
+    path = tmp_path / "table.md"
+    first, second = common.ResultsFile("mixtures.py"), common.ResultsFile("mixtures.py")
+    first.check(str(path)), second.check(str(path))  # both start before either has written
+    assert first.publish(path, "| first run |") == path
+    assert second.publish(path, "| second run |") == tmp_path / "table-1.md"
+    assert path.read_text().startswith("| first run |")
+    assert first.publish(path, "| first run, again |") == path  # what a run wrote itself, it may write again
