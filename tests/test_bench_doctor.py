@@ -49,7 +49,7 @@ def test_a_stacked_count_is_judged_against_the_modes_a_uniform_generator_shows_w
 
 def labelled(name, labels, findings, measurable=None):
     return bench.Labelled(bench.Case(name, "2-D", "toy2d", (), 100, "mixture"), {}, findings, labels, measurable or {},
-                          [], load_config("toy2d"))
+                          [], load_config("toy2d"), [])
 
 
 def test_the_rule_table_counts_found_missed_and_false_alarms():
@@ -85,3 +85,21 @@ def test_a_report_over_a_folder_without_runs_is_one_line_and_writes_nothing(tmp_
     with pytest.raises(SystemExit):
         bench.main(["--report-only", "--runs", str(tmp_path / "none"), "--out", str(tmp_path / "r.md")])
     assert "no labelled runs under" in capsys.readouterr().err and not (tmp_path / "r.md").exists()
+
+
+def test_a_kept_run_trained_with_other_settings_is_named_in_the_report_and_trained_again(tmp_path):
+    case = bench.Case("grid25-GAN-100", "2-D", "toy2d", ("data.source=grid25", "train.steps=100",
+                                                          "train.log_every=20"), 100, "mixture")
+    bench.run_case((case, str(tmp_path / case.name)))
+    assert bench.changed_settings(case, tmp_path / case.name) == [] and bench.to_train(tmp_path, [case]) == []
+    assert "no longer have" not in bench.report(tmp_path, [case], "", None)
+
+    redefined = bench.Case(case.name, "2-D", "toy2d", (*case.overrides, "optim.d_lr=1e-3"), 100, "mixture")
+    assert bench.changed_settings(redefined, tmp_path / case.name) == ["optim.d_lr"]
+    assert bench.to_train(tmp_path, [redefined]) == [redefined]
+    assert ("**1 of 1 runs were trained with settings their cases no longer have** (`optim.d_lr`)"
+            in bench.report(tmp_path, [redefined], "", None))
+
+    config = tmp_path / case.name / "config.yaml"  # a run from before a setting existed: trained without it
+    config.write_text(config.read_text().replace("  ema_standing_stats: 8\n", ""))
+    assert bench.changed_settings(case, tmp_path / case.name) == ["train.ema_standing_stats"]
