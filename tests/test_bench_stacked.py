@@ -41,6 +41,8 @@ def test_the_hard_protocol_has_the_papers_networks_with_d_a_quarter_of_g():
 def test_packed_rows_keep_the_papers_number_of_packs_and_the_recipe_keeps_its_own_optimizer():
     packed = stacked_mnist.config_for(job("veegan", "pacdcgan4"), ".")
     assert (packed.model.packing, packed.optim.batch_size) == (4, 4 * 64)
+    remedied = stacked_mnist.config_for(job("veegan", "pacdcgan4-d-lr"), ".")  # the row's own D rate wins
+    assert (remedied.optim.d_lr, remedied.optim.g_lr, remedied.model.packing) == (5e-5, 2e-4, 4)
     recipe = load_config("stacked")
     ours = stacked_mnist.config_for(job("veegan", "stacked"), ".")
     assert (ours.model.g_width, ours.model.z_dim) == (stacked_mnist.WIDTH, 100)  # the protocol's networks
