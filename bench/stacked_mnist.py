@@ -89,7 +89,7 @@ ROWS: dict[str, Row] = {
     "dcgan": Row("DCGAN", PAPERS),
     "pacdcgan2": Row("PacDCGAN2", PAPERS, packing=2, cost=1.6),
     "pacdcgan4": Row("PacDCGAN4", PAPERS, packing=4, cost=2.8),
-    # the doctor's remedy for the D that tells every pack apart from step 300 on (d_overpowering)
+    # the doctor's remedy for the D that tells every pack apart from about step 400 on (d_overpowering)
     "pacdcgan4-d-lr": Row("PacDCGAN4, D's learning rate 5e-5", (*PAPERS, "optim.d_lr=5e-5"), packing=4, cost=2.8),
     "unrolled5": Row("unrolled GAN, 5 steps", (*PAPERS, "loss.unrolled_steps=5"), cost=5),
     "unrolled10": Row("unrolled GAN, 10 steps", (*PAPERS, "loss.unrolled_steps=10"), cost=9),

@@ -103,7 +103,8 @@ def test_a_file_changed_during_a_run_is_kept_and_the_results_go_beside_it(tmp_pa
 def test_two_runs_started_on_one_results_file_both_keep_their_table(tmp_path):
     path = tmp_path / "table.md"
     first, second = common.ResultsFile("mixtures.py"), common.ResultsFile("mixtures.py")
-    first.check(str(path)), second.check(str(path))  # both start before either has written
+    first.check(str(path))  # both start before either has written
+    second.check(str(path))
     assert first.publish(path, "| first run |") == path
     assert second.publish(path, "| second run |") == tmp_path / "table-1.md"
     assert path.read_text().startswith("| first run |")
