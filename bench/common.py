@@ -62,7 +62,8 @@ class ResultsFile:
         else (the file changed during a long run) a free path beside it, so that neither the file nor the run's
         results are lost."""
         path = Path(path)
-        unchanged = self.seen.get(path.resolve(), digest(path)) == digest(path)
+        now = digest(path)
+        unchanged = self.seen.get(path.resolve(), now) == now
         if unchanged and self.refusal(path) is None:
             return path
         free = next(candidate for n in itertools.count(1)
