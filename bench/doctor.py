@@ -178,7 +178,8 @@ def mode_counter(case: Case, trainer, final: bool = False):
         from steadygan.metrics import Evaluator
 
         n = FINAL_STACKED_SAMPLES if final else STACKED_SAMPLES
-        evaluator = Evaluator("modes", trainer.dataset, trainer.config.data.source, n=n, progress=False)
+        evaluator = Evaluator("modes", trainer.dataset, trainer.config.data.source, n=n, device=trainer.device,
+                              progress=False)
         total = uniform_modes(n)
 
         def count_stacked(generator) -> dict:

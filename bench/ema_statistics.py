@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as out:
         config = config_for(("veegan", "stacked", args.seed, steps, samples, args.data, WIDTH), out)
         trainer = Trainer(config, progress=False, tensorboard=False)
-        evaluator = Evaluator("modes", trainer.dataset, config.data.source, n=samples, progress=False)
+        evaluator = Evaluator("modes", trainer.dataset, config.data.source, n=samples, device=trainer.device,
+                              progress=False)
         for step in range(1, steps + 1):
             trainer.train_step()
             if step % every == 0:

@@ -154,7 +154,8 @@ def run_one(job: Job) -> dict:
         for _ in range(steps):
             trainer.train_step()
         seconds = time.perf_counter() - start
-    evaluator = Evaluator("modes", trainer.dataset, config.data.source, n=samples, progress=False)
+    evaluator = Evaluator("modes", trainer.dataset, config.data.source, n=samples, device=trainer.device,
+                          progress=False)
     result = evaluator.score_generator(trainer.ema.model, seed=10_000 + seed)
     return {"protocol": protocol, "key": key, "seed": seed, "steps": steps, "seconds": seconds,
             "eval_seconds": result.protocol["seconds"], **result.scores}
