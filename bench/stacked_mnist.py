@@ -127,6 +127,14 @@ def run_steps(protocol_name: str, key: str, width: int, steps: int | None = None
     return steps or (protocols(width)[protocol_name].steps if row.papers else load_config(row.recipe).train.steps)
 
 
+def plan(names: list[str], keys: list[str], seeds: range, steps: int | None, samples: int, mnist: str,
+         width: int) -> list[Job]:
+    """The runs of the protocols `names` and rows `keys` on `seeds`, the slowest first (for packing)."""
+    jobs = [(name, key, seed, run_steps(name, key, width, steps), samples, mnist, width)
+            for name in names for key in keys for seed in seeds]
+    return sorted(jobs, key=lambda job: ROWS[job[1]].cost * job[3] * (1 if job[0] == "veegan" else 0.4), reverse=True)
+
+
 def config_for(job: Job, out: str):
     from steadygan.config import load_config
 
@@ -162,7 +170,9 @@ def run_one(job: Job) -> dict:
 
 
 def table(results: list[dict], keys: list[str], names: list[str], args: argparse.Namespace, samples: int) -> str:
-    lines = [f"{args.seeds} seed(s); {samples} samples counted; mean ± std over seeds", ""]
+    numbered = range(args.first_seed, args.first_seed + args.seeds)
+    which = f", numbered {', '.join(map(str, numbered))}" if args.first_seed else ""
+    lines = [f"{args.seeds} seed(s){which}; {samples} samples counted; mean ± std over seeds", ""]
     for name in names:
         protocol = protocols(args.width)[name]
         lines += [f"### {protocol.label}", "",
@@ -207,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, help="G steps of every run (default: the papers' rows VEEGAN 3000, "
                         "hard 4000, the recipe its own; quick 30)")
     parser.add_argument("--seeds", type=int, help=f"seeds per row (default {SEEDS}, quick 1)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="the seed to count from (default 0): --first-seed 2 --seeds 1 adds a row's third seed")
     parser.add_argument("--width", type=int, default=WIDTH, help="G and D width of the VEEGAN protocol (papers: 64)")
     parser.add_argument("--rows", help="comma-separated subset of: " + ", ".join(ROWS))
     parser.add_argument("--protocols", default="veegan,hard", help="comma-separated subset of: veegan, hard")
@@ -218,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args.steps = args.steps or (30 if args.quick else None)
     args.seeds = args.seeds or (1 if args.quick else SEEDS)
+    if args.first_seed < 0:
+        parser.error(f"--first-seed must be 0 or more, got {args.first_seed}")
     samples = 2000 if args.quick else SAMPLES
     keys = args.rows.split(",") if args.rows else QUICK_ROWS if args.quick else list(ROWS)
     names = args.protocols.split(",")
@@ -228,9 +242,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # The stacked digits are decoded and cached once here, not raced for by the workers.
     decode_stacked(parser, args.data)
-    jobs: list[Job] = [(name, key, seed, run_steps(name, key, args.width, args.steps), samples, args.data, args.width)
-                       for name in names for key in keys for seed in range(args.seeds)]
-    jobs.sort(key=lambda job: ROWS[job[1]].cost * job[3] * (1 if job[0] == "veegan" else 0.4), reverse=True)
+    jobs = plan(names, keys, range(args.first_seed, args.first_seed + args.seeds), args.steps, samples, args.data,
+                args.width)
     results, wall = run_pool(run_one, jobs, args.workers, lambda r: (
         f"{r['protocol']} {ROWS[r['key']].label} seed {r['seed']}: {r['modes']} modes, KL {r['modes_kl']:.3f} "
         f"({r['seconds']:.0f} s + {r['eval_seconds']:.0f} s)"))

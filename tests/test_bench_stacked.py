@@ -60,6 +60,20 @@ def test_the_papers_rows_train_the_protocols_steps_and_the_recipe_its_own():
     assert stacked_mnist.run_steps("veegan", "stacked", 32, steps=30) == 30
 
 
+def test_a_plan_from_a_first_seed_trains_those_seeds_slowest_first():
+    jobs = stacked_mnist.plan(["veegan", "hard"], ["dcgan", "unrolled10"], range(2, 4), None, 26_000, "digits", 32)
+    assert sorted((j[0], j[1], j[2]) for j in jobs) == [(p, r, s) for p in ("hard", "veegan")
+                                                        for r in ("dcgan", "unrolled10") for s in (2, 3)]
+    assert [j[1] for j in jobs[:2]] == ["unrolled10", "unrolled10"]  # 9 times DCGAN's step: started first
+    assert {stacked_mnist.config_for(j, ".").train.seed for j in jobs} == {2, 3}
+
+
+def test_a_negative_first_seed_is_one_error_line(capsys):
+    with pytest.raises(SystemExit):
+        stacked_mnist.main(["--first-seed", "-1"])
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith("--first-seed must be 0 or more, got -1")
+
+
 @pytest.mark.slow
 def test_quick_run_writes_modes_and_kl_beside_the_published_rows(tmp_path):
     if not MNIST.is_dir():
