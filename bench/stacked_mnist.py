@@ -1,6 +1,6 @@
 """Stacked MNIST (1,000 modes) under the papers' two protocols, beside their published rows.
 
-    python bench/stacked_mnist.py                # 8 rows x 2 protocols x 3 seeds
+    python bench/stacked_mnist.py                # 10 rows x 2 protocols x 3 seeds
     python bench/stacked_mnist.py --quick        # a smoke version (2 rows, 1 seed, short runs, 2,000 samples)
 
 Data: three random MNIST digits stacked as the R, G and B channels (60,000 fixed draws), from the 10,000
@@ -18,12 +18,12 @@ Protocols, with the networks of the papers (PacGAN's code, ../shared/reference/p
 - `hard` (Unrolled GAN, PacGAN Table 3): D with a quarter of G's filters (G 64-32-16, D 2-4-8 channels, as
   PacGAN's code), z 256, batch 128, Adam (0.5, 0.99) with G 1e-4 and D 2e-4.
 Rows on each protocol's networks: DCGAN; PacDCGAN2 and 4 (D reads packs of m samples; the batch keeps the
-papers' number of packs); unrolled GAN with 5 and 10 look-ahead steps; GAN + R1 + R2 and relativistic
-pairing + R1 + R2 (R3GAN's loss ablation); and steadygan's `stacked` recipe on the protocol's networks
-with its own optimizer, batch and techniques, as shipped and with packs of two (`stacked-packed`, for a D
-much weaker than G). The papers' rows score G itself (no EMA); the recipe scores
-its EMA. The papers' rows of a protocol train for the same number of G steps, VEEGAN 3,000 and hard
-4,000; the recipe trains its own schedule (`--steps` sets every row's).
+papers' number of packs), and PacDCGAN4 with D's learning rate 5e-5 (the doctor's remedy); unrolled GAN with
+5 and 10 look-ahead steps; GAN + R1 + R2 and relativistic pairing + R1 + R2 (R3GAN's loss ablation); and
+steadygan's `stacked` recipe on the protocol's networks with its own optimizer, batch and techniques, as shipped
+and with packs of two (`stacked-packed`, for a D much weaker than G). The papers' rows score G itself (no EMA);
+the recipe scores its EMA. The papers' rows of a protocol train for the same number of G steps, VEEGAN 3,000
+and hard 4,000; the recipe trains its own schedule (`--steps` sets every row's).
 
 Writes bench/results/stacked-mnist.md.
 """
