@@ -169,10 +169,10 @@ def run_one(job: Job) -> dict:
             "eval_seconds": result.protocol["seconds"], **result.scores}
 
 
-def table(results: list[dict], keys: list[str], names: list[str], args: argparse.Namespace, samples: int) -> str:
-    numbered = range(args.first_seed, args.first_seed + args.seeds)
-    which = f", numbered {', '.join(map(str, numbered))}" if args.first_seed else ""
-    lines = [f"{args.seeds} seed(s){which}; {samples} samples counted; mean ± std over seeds", ""]
+def table(results: list[dict], keys: list[str], names: list[str], args: argparse.Namespace, seeds: range,
+          samples: int) -> str:
+    which = f", numbered {', '.join(map(str, seeds))}" if seeds.start else ""
+    lines = [f"{len(seeds)} seed(s){which}; {samples} samples counted; mean ± std over seeds", ""]
     for name in names:
         protocol = protocols(args.width)[name]
         lines += [f"### {protocol.label}", "",
@@ -242,13 +242,13 @@ def main(argv: list[str] | None = None) -> int:
 
     # The stacked digits are decoded and cached once here, not raced for by the workers.
     decode_stacked(parser, args.data)
-    jobs = plan(names, keys, range(args.first_seed, args.first_seed + args.seeds), args.steps, samples, args.data,
-                args.width)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = plan(names, keys, seeds, args.steps, samples, args.data, args.width)
     results, wall = run_pool(run_one, jobs, args.workers, lambda r: (
         f"{r['protocol']} {ROWS[r['key']].label} seed {r['seed']}: {r['modes']} modes, KL {r['modes_kl']:.3f} "
         f"({r['seconds']:.0f} s + {r['eval_seconds']:.0f} s)"))
     command = " ".join(argv if argv is not None else sys.argv[1:])
-    text = f"Command: python bench/stacked_mnist.py {command}\n\n" + table(results, keys, names, args, samples)
+    text = f"Command: python bench/stacked_mnist.py {command}\n\n" + table(results, keys, names, args, seeds, samples)
     text += f"\nWall time {wall / 60:.1f} min with {args.workers} worker(s).\n"
     RESULTS_FILE.publish(args.out, text, append=args.append)
     return 0
