@@ -27,9 +27,10 @@ from steadygan.metrics import (
     load_classifier,
     stacked_modes,
 )
-from steadygan.metrics.classifier import classify_accuracy, labelled_images
+from steadygan.metrics.classifier import ImageClassifier, classifier_file, classify_accuracy, labelled_images
 from steadygan.metrics.features import ChannelwiseClassifier, default_extractor
 from steadygan.metrics.modes import triple_histogram
+from steadygan.storage.checkpoint import load_checkpoint as load_tensors
 from steadygan.train import Trainer, load_checkpoint
 
 
@@ -50,6 +51,22 @@ def test_shipped_digit_classifier_reads_the_digits(digits):
     assert meta["report"]["held_out_accuracy"] >= 0.97 and meta["report"]["resolution"] == 16
     images, labels = labelled_images(digits)
     assert classify_accuracy(model, images, labels) >= 0.97
+
+
+def test_loaded_classifier_reads_in_chunks_with_batch_norm_folded_as_the_network_trained(digits):
+    folded, meta = load_classifier("digits")
+    assert not any(isinstance(layer, torch.nn.BatchNorm2d) for layer in folded.modules())
+    tensors, _, _ = load_tensors(classifier_file("digits"))
+    trained = ImageClassifier(**meta["spec"])
+    trained.load_state_dict(tensors)
+    trained.eval()
+    images, _ = labelled_images(digits)
+    assert len(images) > 3 * folded.chunk_size  # several chunks, the last one shorter
+    with torch.no_grad():
+        pool = trained.hidden(trained.body(trained.prepare(images)))  # one batch, batch norm apart
+        out = folded(images)
+    torch.testing.assert_close(out["pool"], pool, rtol=1e-4, atol=1e-4)
+    assert torch.equal(out["logits"].argmax(dim=1), trained.fc(pool).argmax(dim=1))
 
 
 def test_auto_extractor_follows_the_data():
