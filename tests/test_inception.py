@@ -104,6 +104,15 @@ def test_outputs_2048_features_and_1008_logits_for_any_input_size(network):
     assert torch.allclose(grey["pool"], network(images[:, :1].expand(-1, 3, -1, -1))["pool"])
 
 
+def test_the_inference_network_computes_the_same_features_with_batch_norm_folded(network):
+    fast = FIDInceptionV3().load_weights(random_state()).for_inference()
+    assert not any(isinstance(layer, torch.nn.BatchNorm2d) for layer in fast.modules())
+    images = torch.rand(2, 3, 32, 32) * 2 - 1
+    expected, out = network(images), fast(images)
+    for key in ("pool", "logits"):
+        torch.testing.assert_close(out[key], expected[key], rtol=1e-4, atol=1e-4 * float(expected[key].abs().max()))
+
+
 def test_preprocessing_is_pytorch_fids_resize_of_unit_range_images():
     images = torch.rand(2, 3, 28, 28) * 2 - 1
     unit = (images + 1) / 2
@@ -150,7 +159,8 @@ def test_loading_reads_tensors_only(tmp_path, monkeypatch):
     path = tmp_path / "w.pth"
     torch.save(random_state(), path)
     monkeypatch.setattr(inception, "FID_WEIGHTS_SHA256", hashlib.sha256(path.read_bytes()).hexdigest())
-    assert isinstance(inception.load_fid_inception(path, progress=False), FIDInceptionV3)
+    loaded = inception.load_fid_inception(path, progress=False)
+    assert isinstance(loaded, FIDInceptionV3) and not any(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.modules())
 
     torch.save({"x": Payload()}, path)
     monkeypatch.setattr(inception, "FID_WEIGHTS_SHA256", hashlib.sha256(path.read_bytes()).hexdigest())

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ..data.cache import cache_root
 from ..errors import SteadyganError, first_line
@@ -42,7 +43,7 @@ class BasicConv2d(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=False)
-        self.bn = nn.BatchNorm2d(out_channels, eps=0.001)
+        self.bn: nn.Module = nn.BatchNorm2d(out_channels, eps=0.001)  # nn.Identity once folded into conv
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.bn(self.conv(x)))
@@ -223,6 +224,15 @@ class FIDInceptionV3(nn.Module):
         self.load_state_dict(given, strict=False)
         return self
 
+    def for_inference(self) -> FIDInceptionV3:
+        """The same function about 1.8x faster on a CPU (bench/features.py): each batch norm folded into the
+        convolution before it, and the weights in channels_last, the layout a CPU's convolutions run fastest
+        in. Its state dict is no longer pytorch-fid's layout."""
+        for module in self.modules():
+            if isinstance(module, BasicConv2d) and isinstance(module.bn, nn.BatchNorm2d):
+                module.conv, module.bn = fuse_conv_bn_eval(module.conv, module.bn), nn.Identity()
+        return self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs leave it out
+
 
 def weights_cache_path() -> Path:
     return cache_root() / "weights" / FID_WEIGHTS_NAME
@@ -284,13 +294,13 @@ def fid_weights_file(path: str | Path | None = None, *, allow_download: bool = T
 
 def load_fid_inception(path: str | Path | None = None, *, allow_download: bool = True,
                        progress: bool = True) -> FIDInceptionV3:
-    """The FID Inception network with the published weights (see `fid_weights_file`)."""
+    """The FID Inception network with the published weights (see `fid_weights_file`), ready for inference."""
     weights = fid_weights_file(path, allow_download=allow_download, progress=progress)
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001  (torch.load raises many kinds of error on a truncated or foreign file)
         raise WeightsError(f"cannot read '{weights}' ({first_line(exc)}); {where_to_put_weights()}") from None
-    return FIDInceptionV3().load_weights(state, f"'{weights}'")
+    return FIDInceptionV3().load_weights(state, f"'{weights}'").for_inference()
 
 
 __all__ = [
