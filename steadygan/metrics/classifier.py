@@ -78,8 +78,9 @@ class ImageClassifier(nn.Module):
         return max(1, CHUNK_FLOATS // (self.width * self.resolution**2))
 
     def fold_batch_norm(self) -> ImageClassifier:
-        """For inference: each batch norm folded into the convolution before it, the same function with one
-        pass over the activations fewer. Needs eval mode; the network can no longer be trained."""
+        """For inference (eval mode): each batch norm folded into the convolution before it, the same function
+        with one pass over the activations fewer. The network can no longer be trained."""
+        self.eval()
         layers = list(self.body)
         for i in range(len(layers) - 1):
             conv, norm = layers[i], layers[i + 1]
@@ -199,7 +200,7 @@ def load_classifier(name_or_path: str | Path) -> tuple[ImageClassifier, dict]:
     except RuntimeError as exc:
         raise CheckpointError(f"classifier '{path}' is damaged: its weights do not fit its network "
                               f"({str(exc).splitlines()[0]})") from None
-    model.eval().fold_batch_norm().requires_grad_(False)
+    model.fold_batch_norm().requires_grad_(False)
     model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs leave it out
     return model, meta
 

@@ -228,6 +228,7 @@ class FIDInceptionV3(nn.Module):
         """The same function about 1.8x faster on a CPU (bench/features.py): each batch norm folded into the
         convolution before it, and the weights in channels_last, the layout a CPU's convolutions run fastest
         in. Its state dict is no longer pytorch-fid's layout."""
+        self.eval()
         for module in self.modules():
             if isinstance(module, BasicConv2d) and isinstance(module.bn, nn.BatchNorm2d):
                 module.conv, module.bn = fuse_conv_bn_eval(module.conv, module.bn), nn.Identity()
