@@ -225,7 +225,7 @@ class FIDInceptionV3(nn.Module):
         return self
 
     def for_inference(self) -> FIDInceptionV3:
-        """The same function about 1.8x faster on a CPU (bench/features.py): each batch norm folded into the
+        """The same function about twice as fast on a CPU (bench/features.py): each batch norm folded into the
         convolution before it, and the weights in channels_last, the layout a CPU's convolutions run fastest
         in. Its state dict is no longer pytorch-fid's layout."""
         self.eval()
