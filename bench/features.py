@@ -23,6 +23,8 @@ import tracemalloc
 import numpy as np
 import torch
 
+from steadygan.devices import resolve_device
+from steadygan.errors import ConfigError
 from steadygan.metrics import FIDInceptionV3, GaussianStats, build_extractor
 from steadygan.metrics.classifier import ImageClassifier, classifier_file
 from steadygan.metrics.features import ChannelwiseClassifier, Extractor
@@ -88,7 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--classifier-images", type=int, default=4000)
     parser.add_argument("--count", type=int, default=50_000, help="images whose statistics are accumulated")
     args = parser.parse_args(argv)
-    device = torch.device(args.device)
+    try:
+        device = resolve_device(args.device, key="--device")
+    except ConfigError as error:
+        parser.error(str(error))
     threads = torch.get_num_threads()
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {threads} threads"
     print(f"device: {name}; torch {torch.__version__}")
