@@ -90,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--classifier-images", type=int, default=4000)
     parser.add_argument("--count", type=int, default=50_000, help="images whose statistics are accumulated")
     args = parser.parse_args(argv)
+    for option, value, least in (("--inception-images", args.inception_images, 1),
+                                 ("--classifier-images", args.classifier_images, 1), ("--count", args.count, 500)):
+        if value < least:
+            parser.error(f"{option} must be {least} or more, got {value}")
     try:
         device = resolve_device(args.device, key="--device")
     except ConfigError as error:
