@@ -113,6 +113,42 @@ def run_pool(function: Callable, jobs: Iterable, workers: int, describe: Callabl
     return results, time.perf_counter() - start
 
 
+MATRIX_PRODUCTS = frozenset({"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"})
+CONVOLUTIONS = frozenset({"aten::mkldnn_convolution", "aten::convolution_backward", "aten::slow_conv_transpose2d",
+                          "aten::slow_conv_transpose2d_backward", "aten::_slow_conv2d_forward",
+                          "aten::_slow_conv2d_backward"})
+
+
+def time_steps(train_step: Callable[[], object], steps: int, kernels: frozenset[str]) -> tuple[float, float]:
+    """Milliseconds per call of `train_step` over `steps` calls after 3 calls of warm-up, and the part of them spent
+    in the named kernels: their share of as many profiled calls' wall time (on one thread they run inside it; the
+    profiler's own overhead lengthens those calls, so the share errs low), applied to the unprofiled calls."""
+    from torch.profiler import ProfilerActivity, profile
+
+    for _ in range(3):  # allocations, kernel selection
+        train_step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        train_step()
+    milliseconds = 1000 * (time.perf_counter() - start) / steps
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        start = time.perf_counter()
+        for _ in range(steps):
+            train_step()
+        profiled = time.perf_counter() - start
+    in_kernels = sum(event.self_cpu_time_total for event in profiler.key_averages() if event.key in kernels) / 1e6
+    return milliseconds, milliseconds * in_kernels / profiled  # the profiler's times are in microseconds
+
+
+def makespan(durations: Iterable[float], workers: int) -> float:
+    """The wall time of jobs of these durations on `workers` workers, each free worker taking the longest job
+    left (the order run_pool is given them)."""
+    loads = [0.0] * workers
+    for duration in sorted(durations, reverse=True):
+        loads[loads.index(min(loads))] += duration
+    return max(loads)
+
+
 class SeparateSeeds:
     """The runs of one config with several seeds, each a `Trainer` of its own, stepped together (the interface
     of `SeedLanes`). Each keeps the state of torch's global generator it would have alone, so that every

@@ -2,6 +2,7 @@
 
     python bench/mixtures.py            # the full table: every technique, both mixtures, 5 seeds
     python bench/mixtures.py --quick    # a smoke version (2 seeds, 3 rows, short runs)
+    python bench/mixtures.py --estimate 30   # the full table's expected time here, from 30 timed steps a row
 
 Protocol (VEEGAN, Srivastava et al. 2017; PacGAN, Lin et al. 2018): ring centres at 2*pi*k/8 on the
 unit circle with std 0.01, grid centres {-4, -2, 0, 2, 4}^2 with std 0.05; MLP G and D with two hidden
@@ -18,6 +19,10 @@ scored is the one `steadygan sample` draws from: the EMA of G when the recipe ke
 The seeds of a row train as lanes of one vectorised model (`steadygan.train.lanes`) when all its
 techniques allow it (feature matching and orthogonal regularization do not: their seeds train one by
 one); `bench/seed_lanes.py` measures what that costs and that each lane follows its own seed's run.
+
+`--estimate STEPS` trains no row to the end: it times STEPS G steps of each row's seeds on one thread and
+writes what the table would take on `--workers` workers, and the time of its matrix products alone, a floor
+that no saving elsewhere in a step can go below (bench/results/mixtures-estimate.md).
 
 Writes bench/results/mixtures.md (the table) and bench/results/mixtures.png (samples per row).
 """
@@ -36,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import RESULTS, ResultsFile, SeparateSeeds, mean_std, run_pool
+from common import MATRIX_PRODUCTS, RESULTS, ResultsFile, SeparateSeeds, makespan, mean_std, run_pool, time_steps
 
 RESULTS_FILE = ResultsFile(__file__)
 
@@ -182,6 +187,44 @@ def run_row(job: Job) -> dict:
             "samples": results[0][1], "runs": [coverage.as_dict() for coverage in scored], "history": history}
 
 
+def time_row(job: Job, steps: int) -> dict:
+    """Times `steps` G steps of a row's seeds on one thread, as a worker trains them: milliseconds per G step of
+    the whole row, and those of them spent in matrix products."""
+    import torch
+
+    key, mixture, seeds, row_budget, _, _ = job
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as out:
+        config = config_for(key, mixture, 0, row_budget, out)
+        group, vectorised = build_seeds(config, list(range(seeds)), out)
+        milliseconds, in_products = time_steps(group.train_step, steps, MATRIX_PRODUCTS)
+    return {"key": key, "mixture": mixture, "vectorised": vectorised, "ms": milliseconds,
+            "products_ms": in_products, "steps": config.train.steps}
+
+
+def estimate(jobs: list[Job], steps: int, workers: int) -> str:
+    """The table's expected wall time from `steps` timed G steps of each row, and its floor: the time of its matrix
+    products alone, which no saving in the rest of a step removes."""
+    lines = [(f"Each row's seeds timed for {steps} G steps on one thread (as a worker trains them), after 3 steps "
+              "of warm-up; a row's steps are its budget, the most it trains (scorings not counted)."), "",
+             ("| technique | mixture | seeds as | ms per G step, all seeds | of it in matrix products | G steps | "
+              "s | s in matrix products |"), "|---|---|---|---|---|---|---|---|"]
+    timed = []
+    for job in jobs:
+        row = time_row(job, steps)
+        timed.append(row)
+        lines.append(f"| {ENTRIES[row['key']].label} | {row['mixture']} | "
+                     f"{'lanes' if row['vectorised'] else 'one by one'} | {row['ms']:.1f} | "
+                     f"{row['products_ms']:.1f} ({100 * row['products_ms'] / row['ms']:.0f}%) | {row['steps']} | "
+                     f"{row['ms'] * row['steps'] / 1000:.0f} | {row['products_ms'] * row['steps'] / 1000:.0f} |")
+        print(lines[-1], flush=True)
+    wall = makespan((r["ms"] * r["steps"] / 1000 for r in timed), workers)
+    floor = makespan((r["products_ms"] * r["steps"] / 1000 for r in timed), workers)
+    lines += ["", (f"The table on {workers} worker(s): at most {wall / 60:.0f} min; its matrix products alone "
+                   f"{floor / 60:.0f} min.")]
+    return "\n".join(lines) + "\n"
+
+
 def meets_goal(run: dict) -> bool:
     """Every mode, at least HQ_GOAL high-quality samples and their histogram within KL_GOAL of uniform."""
     return run["modes"] == run["total_modes"] and run["high_quality"] >= HQ_GOAL and run["kl"] <= KL_GOAL
@@ -271,13 +314,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--techniques", help="comma-separated subset of: " + ", ".join(ENTRIES))
     parser.add_argument("--workers", type=int, default=max(1, multiprocessing.cpu_count()))
     parser.add_argument("--out", default=str(RESULTS / "mixtures"),
-                        help="output prefix: writes PREFIX.md and PREFIX.png")
+                        help="output prefix: writes PREFIX.md and PREFIX.png (with --estimate PREFIX-estimate.md)")
+    parser.add_argument("--estimate", type=int, metavar="STEPS",
+                        help="train nothing to the end: time STEPS G steps of each row and write the table's expected "
+                             "wall time and the part of it no faster code can save (its matrix products)")
     args = parser.parse_args(argv)
-    for suffix in (".md", ".png"):
+    out = Path(args.out)
+    outputs = [out.with_name(f"{out.name}-estimate.md")] if args.estimate else [out.with_suffix(".md"),
+                                                                                out.with_suffix(".png")]
+    for path in outputs:
         try:
-            RESULTS_FILE.check(str(Path(args.out).with_suffix(suffix)))
+            RESULTS_FILE.check(str(path))
         except argparse.ArgumentTypeError as error:
             parser.error(f"--out: {error}")
+    if args.estimate is not None and args.estimate < 1:
+        parser.error(f"--estimate must be 1 or more G steps, got {args.estimate}")
 
     max_steps = args.max_steps or (200 if args.quick else MAX_STEPS)
     eval_every = args.eval_every or (100 if args.quick else EVAL_EVERY)
@@ -293,6 +344,11 @@ def main(argv: list[str] | None = None) -> int:
         return ENTRIES[job[0]].cost * config_for(job[0], job[1], 0, job[3], ".").train.steps
 
     jobs.sort(key=expected_seconds, reverse=True)  # longest first, for better packing on the workers
+    command = " ".join(argv if argv is not None else sys.argv[1:])
+    if args.estimate:
+        text = f"Command: python bench/mixtures.py {command}\n\n" + estimate(jobs, args.estimate, args.workers)
+        RESULTS_FILE.publish(outputs[0], text)
+        return 0
 
     def describe(r: dict) -> str:
         runs = r["runs"]
@@ -303,12 +359,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"by step (modes, % HQ): {r['history']}")
 
     results, wall = run_pool(run_row, jobs, args.workers, describe)
-    command = " ".join(argv if argv is not None else sys.argv[1:])
     text = f"Command: python bench/mixtures.py {command}\n\n" + table(results, keys, seeds)
     text += (f"\nA row stops when no seed gained a mode or {100 * GAIN:.1f} points of high-quality samples in "
              f"{args.patience} scorings {eval_every} G steps apart, or at {max_steps} G steps; recipe rows train "
              f"their own schedule. Wall time {wall:.0f} s with {args.workers} worker(s).\n")
-    out = Path(args.out)
     RESULTS_FILE.publish(out.with_suffix(".md"), text)
     print(f"wrote {scatter(results, keys, out.with_suffix('.png'))}")
     return 0

@@ -2,6 +2,7 @@
 
     python bench/stacked_mnist.py                # 10 rows x 2 protocols x 3 seeds
     python bench/stacked_mnist.py --quick        # a smoke version (2 rows, 1 seed, short runs, 2,000 samples)
+    python bench/stacked_mnist.py --estimate 20  # the full table's expected time here, from 20 timed steps a row
 
 Data: three random MNIST digits stacked as the R, G and B channels (60,000 fixed draws), from the 10,000
 MNIST test digits of ../shared/data/mnist (the training images are not available here), 28x28 upsampled
@@ -25,6 +26,11 @@ and with packs of two (`stacked-packed`, for a D much weaker than G). The papers
 the recipe scores its EMA. The papers' rows of a protocol train for the same number of G steps, VEEGAN 3,000
 and hard 4,000; the recipe trains its own schedule (`--steps` sets every row's).
 
+`--estimate STEPS` trains no run to the end: it times STEPS G steps and a count of 1,000 samples for one seed of
+each row on one thread and writes what the table would take on `--workers` workers, and the time of its matrix
+products and convolutions alone, a floor that no saving elsewhere in a step can go below
+(bench/results/stacked-mnist-estimate.md).
+
 Writes bench/results/stacked-mnist.md.
 """
 
@@ -38,7 +44,18 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from common import RESULTS, SHARED_DATA, ResultsFile, existing_data, mean_std, run_pool
+from common import (
+    CONVOLUTIONS,
+    MATRIX_PRODUCTS,
+    RESULTS,
+    SHARED_DATA,
+    ResultsFile,
+    existing_data,
+    makespan,
+    mean_std,
+    run_pool,
+    time_steps,
+)
 
 RESULTS_FILE = ResultsFile(__file__)
 
@@ -169,6 +186,55 @@ def run_one(job: Job) -> dict:
             "eval_seconds": result.protocol["seconds"], **result.scores}
 
 
+def time_run(job: Job, steps: int) -> dict:
+    """Times `steps` G steps of a run on one thread, as a worker trains it (milliseconds per step, and those in
+    matrix products and convolutions), and its count, from 1,000 samples counted after as many of warm-up."""
+    import torch
+
+    from steadygan.metrics import Evaluator
+    from steadygan.train import Trainer
+
+    protocol, key, _, run_budget, samples, _, _ = job
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as out:
+        config = config_for(job, out)
+        trainer = Trainer(config, progress=False, tensorboard=False)
+        milliseconds, in_kernels = time_steps(trainer.train_step, steps, MATRIX_PRODUCTS | CONVOLUTIONS)
+    counted = min(samples, 1000)
+    evaluator = Evaluator("modes", trainer.dataset, config.data.source, n=counted, device=trainer.device,
+                          progress=False)
+    evaluator.score_generator(trainer.ema.model, seed=0)  # warm-up: the classifier's loading, kernel selection
+    start = time.perf_counter()
+    evaluator.score_generator(trainer.ema.model, seed=1)
+    return {"protocol": protocol, "key": key, "steps": run_budget, "ms": milliseconds, "kernels_ms": in_kernels,
+            "count": (time.perf_counter() - start) * samples / counted}
+
+
+def estimate(jobs: list[Job], steps: int, workers: int) -> str:
+    """The table's expected wall time from `steps` timed G steps of one seed's run of each row, and its floor: the
+    time of its matrix products and convolutions alone, which no saving in the rest of a step removes."""
+    lines = [(f"One seed's run of each row timed for {steps} G steps on one thread (as a worker trains it), after 3 "
+              "steps of warm-up, and its count from 1,000 samples; every seed of a row costs the same."), "",
+             ("| protocol | row | ms per G step | of it in matrix products and convolutions | G steps | "
+              "s train / run | s count / run | runs |"), "|---|---|---|---|---|---|---|---|"]
+    timed: dict[tuple[str, str], dict] = {}
+    for job in jobs:
+        if (job[0], job[1]) in timed:
+            continue
+        run = timed[job[0], job[1]] = time_run(job, steps)
+        seeds = sum(1 for other in jobs if other[:2] == job[:2])
+        lines.append(f"| {run['protocol']} | {ROWS[run['key']].label} | {run['ms']:.0f} | {run['kernels_ms']:.0f} "
+                     f"({100 * run['kernels_ms'] / run['ms']:.0f}%) | {run['steps']} | "
+                     f"{run['ms'] * run['steps'] / 1000:.0f} | {run['count']:.0f} | {seeds} |")
+        print(lines[-1], flush=True)
+    runs = [timed[job[0], job[1]] for job in jobs]
+    wall = makespan((r["ms"] * r["steps"] / 1000 + r["count"] for r in runs), workers)
+    floor = makespan((r["kernels_ms"] * r["steps"] / 1000 for r in runs), workers)
+    lines += ["", (f"The table ({len(jobs)} runs) on {workers} worker(s): {wall / 3600:.1f} h; its matrix products "
+                   f"and convolutions alone {floor / 3600:.1f} h.")]
+    return "\n".join(lines) + "\n"
+
+
 def table(results: list[dict], keys: list[str], names: list[str], args: argparse.Namespace, seeds: range,
           samples: int) -> str:
     which = f", numbered {', '.join(map(str, seeds))}" if seeds.start else ""
@@ -226,7 +292,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=RESULTS_FILE.check, default=str(RESULTS / "stacked-mnist.md"))
     parser.add_argument("--append", action="store_true",
                         help="add this run's table below the parts already in --out instead of replacing them")
+    parser.add_argument("--estimate", type=int, metavar="STEPS",
+                        help="train nothing to the end: time STEPS G steps of each row and write the table's expected "
+                             "wall time and the part of it no faster code can save (to OUT-estimate.md)")
     args = parser.parse_args(argv)
+    if args.estimate is not None:
+        if args.estimate < 1:
+            parser.error(f"--estimate must be 1 or more G steps, got {args.estimate}")
+        try:
+            estimate_out = RESULTS_FILE.check(str(args.out.with_name(f"{args.out.stem}-estimate.md")))
+        except argparse.ArgumentTypeError as error:
+            parser.error(f"--out: {error}")
 
     args.steps = args.steps or (30 if args.quick else None)
     args.seeds = args.seeds or (1 if args.quick else SEEDS)
@@ -244,10 +320,14 @@ def main(argv: list[str] | None = None) -> int:
     decode_stacked(parser, args.data)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     jobs = plan(names, keys, seeds, args.steps, samples, args.data, args.width)
+    command = " ".join(argv if argv is not None else sys.argv[1:])
+    if args.estimate:
+        text = f"Command: python bench/stacked_mnist.py {command}\n\n" + estimate(jobs, args.estimate, args.workers)
+        RESULTS_FILE.publish(estimate_out, text)
+        return 0
     results, wall = run_pool(run_one, jobs, args.workers, lambda r: (
         f"{r['protocol']} {ROWS[r['key']].label} seed {r['seed']}: {r['modes']} modes, KL {r['modes_kl']:.3f} "
         f"({r['seconds']:.0f} s + {r['eval_seconds']:.0f} s)"))
-    command = " ".join(argv if argv is not None else sys.argv[1:])
     text = f"Command: python bench/stacked_mnist.py {command}\n\n" + table(results, keys, names, args, seeds, samples)
     text += f"\nWall time {wall / 60:.1f} min with {args.workers} worker(s).\n"
     RESULTS_FILE.publish(args.out, text, append=args.append)

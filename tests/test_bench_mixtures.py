@@ -3,11 +3,13 @@
 import sys
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import mixtures
 
+import common
 from helpers import numbers, reference_rows
 
 
@@ -65,3 +67,38 @@ def test_the_goal_column_needs_every_mode_the_quality_and_the_kl_on_every_seed()
         assert verdict(worse) == "no", field  # one seed of one mixture misses
     assert ("- steadygan 2-D recipe (toy2d-stable), grid25: 25 / 96.0 / 0.010, 25 / 97.0 / 0.020"
             in mixtures.table(good, ["stable"], 2))
+
+
+def test_jobs_longest_first_on_the_first_free_worker_finish_at_the_makespan():
+    # 5 -> a, 4 -> b, 3 -> b (7), 3 -> a (8): the wall time is the busier worker's 8
+    assert common.makespan([3, 5, 3, 4], 2) == 8
+    assert common.makespan([3, 5, 3, 4], 1) == 15
+    assert common.makespan([3, 5], 4) == 5
+
+
+def test_a_timed_row_reports_its_step_time_its_matrix_products_within_it_and_its_budget():
+    row = mixtures.time_row(("rpgan-r1-r2", "ring8", 2, 70, 10, 3), steps=2)
+    assert row["vectorised"] and row["steps"] == 70
+    # the products are part of the step: their kernels run inside the timed steps
+    assert 0 < row["products_ms"] < row["ms"]
+    stable = mixtures.time_row(("stable", "grid25", 1, None, 10, 3), steps=1)
+    assert stable["steps"] == 20_000  # a recipe row's budget is its recipe's schedule
+
+
+def test_the_estimate_writes_every_row_and_mixture_and_the_tables_wall_time_and_floor(tmp_path):
+    out = tmp_path / "mix"
+    assert mixtures.main(["--estimate", "1", "--techniques", "gan,ttur", "--seeds", "1", "--max-steps", "40",
+                          "--workers", "2", "--out", str(out)]) == 0
+    text = (tmp_path / "mix-estimate.md").read_text()
+    rows = [line.split("|")[1:-1] for line in text.splitlines() if line.startswith("| ") and "G steps" not in line]
+    assert sorted((cells[0].strip(), cells[1].strip()) for cells in rows) == sorted(
+        (mixtures.ENTRIES[key].label, mixture) for key in ("gan", "ttur") for mixture in mixtures.MIXTURES)
+    assert all(cells[5].strip() == "40" for cells in rows)
+    assert "The table on 2 worker(s): at most" in text and "matrix products alone" in text
+    assert not (tmp_path / "mix.md").exists()  # nothing trained to the end, no table
+
+
+def test_an_estimate_of_no_steps_is_one_error_line(capsys):
+    with pytest.raises(SystemExit):
+        mixtures.main(["--estimate", "0"])
+    assert "--estimate must be 1 or more G steps, got 0" in capsys.readouterr().err

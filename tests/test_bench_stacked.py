@@ -122,3 +122,32 @@ def test_a_data_path_that_holds_no_mnist_is_one_error_line(tmp_path, capsys, mod
     with pytest.raises(SystemExit):
         importlib.import_module(module).main(["--quick", "--data", str(text_file), "--out", str(tmp_path / "out.md")])
     assert "error: --data: data source" in capsys.readouterr().err and not (tmp_path / "out.md").exists()
+
+
+def test_a_timed_run_reports_its_step_time_the_kernels_within_it_and_its_count():
+    run = stacked_mnist.time_run(job("hard", "dcgan"), steps=1)
+    assert (run["protocol"], run["key"], run["steps"]) == ("hard", "dcgan", 100)
+    # matrix products and convolutions are part of the step: their kernels run inside the timed steps
+    assert 0 < run["kernels_ms"] < run["ms"] and run["count"] > 0
+
+
+@pytest.mark.slow
+def test_the_estimate_times_one_run_of_each_row_and_writes_the_tables_time_and_floor(tmp_path):
+    if not MNIST.is_dir():
+        pytest.skip(f"{MNIST} is not beside the project")
+    out = tmp_path / "stacked.md"
+    assert stacked_mnist.main(["--quick", "--estimate", "1", "--seeds", "2", "--protocols", "hard", "--workers", "2",
+                               "--out", str(out)]) == 0
+    text = (tmp_path / "stacked-estimate.md").read_text()
+    rows = [line.split("|")[1:-1] for line in text.splitlines() if line.startswith("| hard |")]
+    assert sorted(cells[1].strip() for cells in rows) == sorted(stacked_mnist.ROWS[k].label
+                                                                for k in stacked_mnist.QUICK_ROWS)
+    assert all(cells[4].strip() == "30" and cells[7].strip() == "2" for cells in rows)  # quick steps, both seeds
+    assert "The table (4 runs) on 2 worker(s):" in text and "convolutions alone" in text
+    assert not out.exists()  # nothing trained to the end, no table
+
+
+def test_an_estimate_of_no_steps_is_one_error_line(capsys):
+    with pytest.raises(SystemExit):
+        stacked_mnist.main(["--estimate", "0"])
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith("--estimate must be 1 or more G steps, got 0")
