@@ -109,3 +109,14 @@ def test_two_runs_started_on_one_results_file_both_keep_their_table(tmp_path):
     assert second.publish(path, "| second run |") == tmp_path / "table-1.md"
     assert path.read_text().startswith("| first run |")
     assert first.publish(path, "| first run, again |") == path  # what a run wrote itself, it may write again
+
+
+@pytest.mark.parametrize("module", ["mixtures", "stacked_mnist"])
+def test_an_estimate_refuses_a_file_of_someone_else_before_any_work(module, tmp_path, capsys):
+    existing = tmp_path / "notes-estimate.md"
+    existing.write_text("my own notes")
+    target = tmp_path / ("notes" if module == "mixtures" else "notes.md")  # mixtures takes a prefix
+    with pytest.raises(SystemExit) as stop:
+        importlib.import_module(module).main(["--estimate", "1", "--out", str(target)])
+    assert stop.value.code == 2 and existing.read_text() == "my own notes"
+    assert "was not written by a benchmark" in capsys.readouterr().err
